@@ -1,0 +1,236 @@
+"""Typed outputs of the modelling agents: Parameter, Objective, Variable, Constraint, MDP model, SAR spec.
+
+Every model is small and flat on purpose: the embedded 1.5B model fills short schemas far more reliably than
+nested ones. Validators normalise what is unambiguous (names, "maximize" for "max") and reject what cannot be
+right, with messages written so that a repair step (or the LLM's retry) can act on them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from alamp.schema._names import check_unique, to_identifier
+
+__all__ = [
+    "Parameter",
+    "Objective",
+    "Variable",
+    "Constraint",
+    "MDPModel",
+    "SARAction",
+    "SARSpec",
+]
+
+_SENSES = {"max": "max", "maximize": "max", "maximise": "max", "maximum": "max",
+           "min": "min", "minimize": "min", "minimise": "min", "minimum": "min"}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class Parameter(_Model):
+    """A fixed constant of the problem, stated in the text (e.g. ``gravity = 9.8 m/s^2``)."""
+
+    name: str = Field(description="snake_case identifier, e.g. pole_length")
+    value: float = Field(description="numeric value as stated in the text")
+    unit: str = Field(default="", description="unit, empty if none")
+    description: str = Field(default="", description="one short sentence")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return to_identifier(v)
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _value(cls, v: object) -> object:
+        # "0.5 m" or "1,000" are unambiguous numbers written as strings.
+        if isinstance(v, str):
+            text = v.strip().replace(",", "").split()[0] if v.strip() else v
+            try:
+                return float(text)
+            except ValueError as exc:
+                raise ValueError(f"parameter value {v!r} is not a number; write only the number, e.g. 9.8") from exc
+        return v
+
+
+class Objective(_Model):
+    """What the controller should maximise or minimise."""
+
+    name: str = Field(description="snake_case identifier, e.g. keep_pole_upright")
+    sense: Literal["max", "min"] = Field(description="max or min")
+    expression: str = Field(default="", description="formula over parameters and variables, if one is stated")
+    description: str = Field(default="", description="one short sentence")
+    weight: float = Field(default=1.0, description="relative weight when there are several objectives")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return to_identifier(v)
+
+    @field_validator("sense", mode="before")
+    @classmethod
+    def _sense(cls, v: str) -> str:
+        key = str(v).strip().lower()
+        if key not in _SENSES:
+            raise ValueError(f"objective sense {v!r} must be 'max' or 'min'")
+        return _SENSES[key]
+
+
+class Variable(_Model):
+    """A quantity that changes: part of the state, an action, or an exogenous random input."""
+
+    name: str = Field(description="snake_case identifier, e.g. cart_velocity")
+    role: Literal["state", "action", "exogenous"] = Field(description="state, action or exogenous")
+    domain: Literal["continuous", "integer", "binary", "categorical"] = Field(default="continuous")
+    low: float | None = Field(default=None, description="lowest allowed value (a bound, not the start value)")
+    high: float | None = Field(default=None, description="highest allowed value (a bound, not the start value)")
+    initial: str = Field(default="", description="start value or distribution, e.g. 0 or uniform(-0.05, 0.05)")
+    description: str = Field(default="", description="one short sentence")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return to_identifier(v)
+
+    @field_validator("role", "domain", mode="before")
+    @classmethod
+    def _lower(cls, v: str) -> str:
+        text = str(v).strip().lower()
+        return {"exogenous_input": "exogenous", "random": "exogenous", "control": "action",
+                "discrete": "integer", "real": "continuous", "bool": "binary", "boolean": "binary"}.get(text, text)
+
+    @field_validator("initial", mode="before")
+    @classmethod
+    def _initial(cls, v: object) -> str:
+        return "" if v is None else str(v)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Variable:
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(
+                f"variable {self.name!r} has low={self.low} > high={self.high}; low must be the smallest allowed value"
+            )
+        return self
+
+
+class Constraint(_Model):
+    """A rule the system must respect: a hard limit, a soft penalty, or a condition that ends the episode."""
+
+    expression: str = Field(description="condition over parameters and variables, e.g. abs(pole_angle) <= 0.2095")
+    kind: Literal["hard", "soft", "termination"] = Field(description="hard, soft or termination")
+    description: str = Field(default="", description="one short sentence")
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, v: str) -> str:
+        text = str(v).strip().lower()
+        return {"terminal": "termination", "terminate": "termination", "penalty": "soft"}.get(text, text)
+
+
+class MDPModel(_Model):
+    """The formal MDP: state and action spaces, transition equations, reward, discount, horizon, termination."""
+
+    states: list[str] = Field(description="state variable names, in observation order")
+    actions: list[str] = Field(description="discrete action names, in order")
+    transitions: list[str] = Field(description="one equation per line, e.g. x_next = x + tau * x_dot")
+    reward: str = Field(description="reward expression or description")
+    discount: float = Field(default=0.99, ge=0.0, le=1.0)
+    horizon: int = Field(default=500, gt=0, description="maximum steps per episode")
+    termination: list[str] = Field(default_factory=list, description="conditions that end an episode")
+
+    @field_validator("states", "actions", mode="after")
+    @classmethod
+    def _names(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        names = [to_identifier(x) for x in v]
+        check_unique(names, info.field_name.rstrip("s"))
+        if not names:
+            raise ValueError(f"the MDP needs at least one {info.field_name.rstrip('s')}")
+        return names
+
+    def to_latex(self) -> str:
+        """Render the model as a Markdown block with LaTeX maths."""
+
+        def tex(name: str) -> str:
+            return name.replace("_", r"\_")
+
+        lines = [
+            "## Formal MDP",
+            "",
+            rf"$$\mathcal{{S}} = ({', '.join(tex(s) for s in self.states)})$$",
+            "",
+            rf"$$\mathcal{{A}} = \{{{', '.join(tex(a) for a in self.actions)}\}}$$",
+            "",
+            "**Transitions**",
+            "",
+        ]
+        lines += [f"- $${tex(eq)}$$" for eq in self.transitions] or ["- (none stated)"]
+        lines += ["", f"**Reward** $$r = {tex(self.reward)}$$", "", rf"**Discount** $$\gamma = {self.discount}$$", ""]
+        lines += [f"**Horizon** $$H = {self.horizon}$$", "", "**Termination**", ""]
+        lines += [f"- $${tex(c)}$$" for c in self.termination] or ["- horizon only"]
+        return "\n".join(lines) + "\n"
+
+
+class SARAction(_Model):
+    """One discrete action and what it does."""
+
+    name: str = Field(description="snake_case identifier, e.g. push_left")
+    effect: str = Field(default="", description="its effect as an assignment, e.g. force = -force_mag")
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return to_identifier(v)
+
+
+class SARSpec(_Model):
+    """State, action and reward as the controller sees them: the interface a policy is trained and graded on.
+
+    Validate with ``SARSpec.model_validate(data, context={"known_names": {...}})`` to also check that the reward
+    names at least one known quantity.
+    """
+
+    observations: list[str] = Field(description="observed quantities, in order")
+    actions: list[SARAction] = Field(description="discrete actions, in order")
+    reward: str = Field(description="reward expression over known quantities")
+
+    @field_validator("observations", mode="after")
+    @classmethod
+    def _obs(cls, v: list[str]) -> list[str]:
+        names = [to_identifier(x) for x in v]
+        if not names:
+            raise ValueError("observations is empty; list the quantities the controller observes, in order")
+        check_unique(names, "observation")
+        return names
+
+    @field_validator("actions", mode="after")
+    @classmethod
+    def _actions(cls, v: list[SARAction]) -> list[SARAction]:
+        if not v:
+            raise ValueError("actions is empty; list the discrete actions the controller can take, in order")
+        check_unique([a.name for a in v], "action")
+        return v
+
+    @model_validator(mode="after")
+    def _reward_names_known(self, info: ValidationInfo) -> SARSpec:
+        known = (info.context or {}).get("known_names") if info is not None else None
+        if known:
+            import re
+
+            used = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", self.reward))
+            if not (used & set(known)) and not _is_number(self.reward):
+                raise ValueError(
+                    f"reward {self.reward!r} names no known quantity; use names from: {sorted(known)[:30]}"
+                )
+        return self
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True

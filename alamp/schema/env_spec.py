@@ -1,0 +1,129 @@
+"""The declarative environment spec: what the Env agent hands on, and what alamp compiles into an environment.
+
+Step semantics (one transition, given the current state and a discrete action index):
+
+1. ``draws`` are sampled in order (exogenous randomness, e.g. ``demand = poisson(lam)``);
+2. the chosen action's ``updates`` run in order (``force = -force_mag`` or ``y = y + 1``);
+3. the shared ``updates`` run in order, sequentially (each sees the values assigned before it);
+4. state variables with ``clip=True`` are clipped to ``[low, high]``;
+5. ``reward`` is evaluated; any ``terminated`` condition true ends the episode; reaching ``max_steps`` truncates;
+6. the observation is ``observation`` (expressions; by default the state variable names, in order).
+
+Bounds (``low``/``high``) describe where a variable may be; ``init`` says how an episode starts. They are
+separate fields because small models confuse them.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from alamp.schema._names import check_unique, to_identifier
+
+__all__ = ["StateVariable", "RandomDraw", "Assignment", "ActionSpec", "EnvSpec"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+
+
+class StateVariable(_Model):
+    """A scalar state variable."""
+
+    name: str
+    low: float = Field(description="smallest value the variable can take (observation bound)")
+    high: float = Field(description="largest value the variable can take (observation bound)")
+    init: str = Field(default="0", description="start value or distribution expression, e.g. uniform(-0.05, 0.05)")
+    clip: bool = Field(default=False, description="clip to [low, high] after every step")
+    description: str = ""
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return to_identifier(v)
+
+    @field_validator("init", mode="before")
+    @classmethod
+    def _init(cls, v: object) -> str:
+        return str(v)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> StateVariable:
+        if self.low > self.high:
+            raise ValueError(f"state variable {self.name!r} has low={self.low} > high={self.high}")
+        return self
+
+
+class RandomDraw(_Model):
+    """An exogenous random quantity drawn at the start of every step, e.g. ``demand = poisson(lam)``."""
+
+    name: str
+    expr: str
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return to_identifier(v)
+
+
+class Assignment(_Model):
+    """``target = expr``; targets are state variables or intermediate names."""
+
+    target: str
+    expr: str
+
+    @field_validator("target", mode="before")
+    @classmethod
+    def _target(cls, v: str) -> str:
+        return to_identifier(v)
+
+
+class ActionSpec(_Model):
+    """A discrete action; it may carry its own updates (``north: y = y + 1``, or ``force = -10``)."""
+
+    name: str
+    updates: list[Assignment] = Field(default_factory=list)
+    description: str = ""
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        return to_identifier(v)
+
+
+class EnvSpec(_Model):
+    """A whole environment as data: constants, state, randomness, update equations, reward, termination."""
+
+    id: str = Field(default="alamp/Generated-v0", description="gymnasium id to register the compiled env under")
+    constants: dict[str, float] = Field(default_factory=dict)
+    state: list[StateVariable]
+    draws: list[RandomDraw] = Field(default_factory=list)
+    actions: list[ActionSpec]
+    updates: list[Assignment] = Field(default_factory=list)
+    reward: str = "0"
+    terminated: list[str] = Field(default_factory=list, description="any condition true ends the episode")
+    max_steps: int = Field(default=500, gt=0, description="episodes are truncated after this many steps")
+    observation: list[str] = Field(default_factory=list, description="observation expressions; default: state")
+
+    @field_validator("constants", mode="before")
+    @classmethod
+    def _constants(cls, v: object) -> object:
+        if isinstance(v, dict):
+            return {to_identifier(k): val for k, val in v.items()}
+        if isinstance(v, list):  # a list of {"name", "value"} (e.g. Parameters) is unambiguous
+            return {to_identifier(item["name"]): item["value"] for item in v}
+        return v
+
+    @model_validator(mode="after")
+    def _check(self) -> EnvSpec:
+        if not self.state:
+            raise ValueError("state is empty; an environment needs at least one state variable")
+        if not self.actions:
+            raise ValueError("actions is empty; an environment needs at least one discrete action")
+        check_unique([s.name for s in self.state], "state variable")
+        check_unique([a.name for a in self.actions], "action")
+        clash = set(self.constants) & {s.name for s in self.state}
+        if clash:
+            raise ValueError(f"names used both as constant and state variable: {sorted(clash)}; rename one")
+        if not self.observation:
+            self.observation = [s.name for s in self.state]
+        return self
