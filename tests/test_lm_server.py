@@ -1,0 +1,294 @@
+"""Server lifecycle with a fake OpenAI-compatible server script (fast; no llama_cpp needed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alamp.lm import (
+    LMConfig,
+    LocalServer,
+    PortInUseError,
+    ServerDiedError,
+    ServerStartError,
+    build_lm,
+    get_local_server,
+    load_lm_config,
+    stop_local_server,
+)
+
+# Answers like llama_cpp.server: GET /v1/models and POST /v1/chat/completions (bodies appended to $FAKE_LOG).
+# FAKE_MODE=crash exits at once after printing a message; FAKE_MODE=mute never answers.
+FAKE_SERVER = textwrap.dedent(
+    """
+    import argparse, json, os, sys, time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--model_alias", default="fake")
+    args, _ = parser.parse_known_args()
+    mode = os.environ.get("FAKE_MODE", "")
+    if mode == "crash":
+        print("fake server: boom, cannot load model", flush=True)
+        sys.exit(3)
+    if mode == "mute":
+        time.sleep(600)
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, obj):
+            body = json.dumps(obj).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            if self.path.startswith("/v1/models"):
+                self._send({"object": "list", "data": [{"id": args.model_alias, "object": "model"}]})
+            else:
+                self.send_error(404)
+
+        def do_POST(self):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if os.environ.get("FAKE_LOG"):
+                with open(os.environ["FAKE_LOG"], "a") as fh:
+                    fh.write(json.dumps(body) + "\\n")
+            self._send({
+                "id": "x", "object": "chat.completion", "created": 0, "model": args.model_alias,
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": "fake answer"}}],
+                "usage": {"prompt_tokens": 5, "completion_tokens": 2, "total_tokens": 7},
+            })
+
+        def log_message(self, *a):
+            pass
+
+    ThreadingHTTPServer((args.host, args.port), Handler).serve_forever()
+    """
+)
+
+
+@pytest.fixture
+def fake_server(tmp_path: Path) -> Path:
+    script = tmp_path / "fake_server.py"
+    script.write_text(FAKE_SERVER)
+    return script
+
+
+@pytest.fixture
+def fake_gguf(tmp_path: Path) -> Path:
+    path = tmp_path / "fake.gguf"
+    path.write_bytes(b"GGUF fake weights")
+    return path
+
+
+@pytest.fixture
+def server(fake_server: Path, fake_gguf: Path, tmp_path: Path) -> Iterator[LocalServer]:
+    srv = LocalServer(
+        model_path=fake_gguf, model_alias="fake-model", server_target=str(fake_server),
+        log_path=tmp_path / "server.log", startup_timeout_s=30,
+    )  # fmt: skip
+    yield srv
+    srv.stop()
+
+
+def _alive(pid: int) -> bool:
+    """Whether a process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait_gone(pid: int, timeout_s: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Server logs (kept when a server dies) go to a throwaway cache, not the user's.
+    monkeypatch.setenv("ALAMP_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def _local_cfg(fake_server: Path, fake_gguf: Path, **fields: object) -> LMConfig:
+    data = load_lm_config(["lm=local"]).model_dump()
+    data.update(model_path=str(fake_gguf), server_module=str(fake_server), startup_timeout_s=30, **fields)
+    return LMConfig.from_mapping(data)
+
+
+def test_start_answers_and_stop_leaves_no_process(server: LocalServer) -> None:
+    server.start()
+    assert server.is_healthy()
+    assert server.base_url == f"http://127.0.0.1:{server.port}/v1"
+    assert server.startup_s is not None and server.startup_s > 0
+    pid = server.pid
+    assert pid is not None and _alive(pid)
+    server.stop()
+    assert not _alive(pid)
+    assert not server.is_running()
+    server.stop()  # idempotent
+
+
+def test_a_killed_child_is_detected(server: LocalServer) -> None:
+    server.start()
+    assert server.pid is not None
+    os.kill(server.pid, signal.SIGKILL)
+    assert _wait_gone(server.pid)
+    assert not server.is_healthy()
+    with pytest.raises(ServerDiedError, match="killed by signal 9"):
+        server.check_health()
+
+
+def test_a_taken_port_is_a_clear_error(fake_server: Path, fake_gguf: Path, tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        srv = LocalServer(model_path=fake_gguf, model_alias="m", port=port, server_target=str(fake_server),
+                          log_path=tmp_path / "s.log")  # fmt: skip
+        with pytest.raises(PortInUseError, match=rf"port {port} .*already in use.*lm.port=0"):
+            srv.start()
+        assert srv.pid is None
+
+
+def test_a_crashing_server_reports_its_log(server: LocalServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_MODE", "crash")
+    with pytest.raises(ServerStartError, match=r"exited with code 3(.|\n)*boom, cannot load model"):
+        server.start()
+
+
+def test_a_server_that_never_answers_times_out_and_is_stopped(
+    server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_MODE", "mute")
+    server.startup_timeout_s = 1.0
+    pids: list[int] = []
+    real_answers = server._answers
+
+    def spy(*, timeout_s: float) -> bool:
+        if server.pid:
+            pids.append(server.pid)
+        return real_answers(timeout_s=timeout_s)
+
+    server._answers = spy  # type: ignore[method-assign]
+    with pytest.raises(ServerStartError, match=r"did not answer .* within 1 s.*lm.startup_timeout_s"):
+        server.start()
+    assert pids and _wait_gone(pids[-1], timeout_s=5)
+
+
+def test_shared_server_is_reused_and_restarted_after_a_kill(fake_server: Path, fake_gguf: Path) -> None:
+    cfg = _local_cfg(fake_server, fake_gguf)
+    try:
+        first = get_local_server(cfg)
+        assert get_local_server(cfg) is first
+        pid = first.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        assert _wait_gone(pid)
+        again = get_local_server(cfg)
+        assert again.is_healthy() and again.pid != pid
+    finally:
+        stop_local_server()
+
+
+def test_build_lm_talks_to_the_managed_server_with_repeat_penalty(
+    fake_server: Path, fake_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    requests = tmp_path / "requests.jsonl"
+    monkeypatch.setenv("FAKE_LOG", str(requests))
+    cfg = _local_cfg(fake_server, fake_gguf, cache=False, repeat_penalty=1.1, max_tokens=50)
+    try:
+        lm = build_lm(cfg)
+        server = get_local_server(cfg)
+        assert lm.kwargs["api_base"] == server.base_url
+        assert lm("hello") == ["fake answer"]
+    finally:
+        stop_local_server()
+    body = json.loads(requests.read_text().splitlines()[-1])
+    assert body["model"] == cfg.served_model_name
+    assert body["repeat_penalty"] == 1.1
+    assert body["max_tokens"] == 50
+
+
+def test_a_server_started_from_a_worker_thread_outlives_the_thread(server: LocalServer) -> None:
+    worker = threading.Thread(target=server.start)
+    worker.start()
+    worker.join()
+    time.sleep(1.5)  # with PR_SET_PDEATHSIG the child would now be dead: it fires when the *thread* ends
+    assert server.is_healthy()
+
+
+PARENT = textwrap.dedent(
+    """
+    import os, signal, sys, time
+    from pathlib import Path
+    from alamp.lm import LocalServer
+    server = LocalServer(model_path=Path(sys.argv[1]), model_alias="m", server_target=sys.argv[2],
+                         log_path=Path(sys.argv[3]))
+    server.start()
+    print(server.pid, flush=True)
+    sys.stdin.readline()  # the test checks the server is up, then says go
+    how = sys.argv[4]
+    if how == "exit":
+        sys.exit(0)
+    if how == "exception":
+        raise RuntimeError("the pipeline failed")
+    if how == "sigkill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    time.sleep(60)  # wait for SIGTERM / SIGINT from the test
+    """
+)
+
+
+@pytest.mark.parametrize("how", ["exit", "exception", "sigterm", "sigint", "sigkill"])
+def test_no_orphan_when_the_parent_ends(how: str, fake_server: Path, fake_gguf: Path, tmp_path: Path) -> None:
+    script = tmp_path / "parent.py"
+    script.write_text(PARENT)
+    parent = subprocess.Popen(
+        [sys.executable, str(script), str(fake_gguf), str(fake_server), str(tmp_path / "p.log"), how],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert parent.stdin is not None and parent.stdout is not None
+    child_pid = int(parent.stdout.readline())
+    assert _alive(child_pid)
+    parent.stdin.write("go\n")
+    parent.stdin.flush()
+    if how in ("sigterm", "sigint"):
+        parent.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGINT)
+    parent.wait(timeout=30)
+    assert _wait_gone(child_pid), f"server pid {child_pid} outlived its parent ({how})"
+
+
+def test_last_timings_reads_llama_cpp_perf_lines(tmp_path: Path) -> None:
+    log = tmp_path / "s.log"
+    log.write_text(
+        "llama_perf_context_print: prompt eval time =       0.06 ms /    36 tokens (    0.00 ms per token)\n"
+        "llama_perf_context_print:        eval time =     500.00 ms /    10 runs   (   50.00 ms per token)\n"
+        "llama_perf_context_print:       total time =    2500.00 ms /    46 tokens\n"
+    )
+    srv = LocalServer(model_path=tmp_path / "m.gguf", model_alias="m", log_path=log)
+    timings = srv.last_timings()
+    assert timings is not None
+    assert (timings.prompt_tokens, timings.generated_tokens) == (36, 10)
+    assert timings.prompt_tokens_per_s == pytest.approx(36 / 2.0)
+    assert timings.generation_tokens_per_s == pytest.approx(10 / 0.5)
