@@ -1,1 +1,19 @@
-"""(filled in by its issue)."""
+"""Optimizers (installed as ``alamp.optimizers``): the Optuna tuner of the training stage, DSPy prompt optimizers
+built from config (``conf/optimizer/*.yaml``) and per-agent labeled demos from the tasks' gold outputs."""
+
+from alamp.optimizers.demos import PerAgentLabeledFewShot, gold_record
+from alamp.optimizers.factory import OPTIMIZERS, CompileOutcome, OptimizerConfigError, build_optimizer, compile_program
+from alamp.optimizers.tuner import TuneResult, suggest_params, tune_dqn
+
+__all__ = [
+    "OPTIMIZERS",
+    "CompileOutcome",
+    "OptimizerConfigError",
+    "PerAgentLabeledFewShot",
+    "TuneResult",
+    "build_optimizer",
+    "compile_program",
+    "gold_record",
+    "suggest_params",
+    "tune_dqn",
+]
