@@ -1,0 +1,182 @@
+"""The known policy of every reference environment: optimal (value iteration, shortest path) or a heuristic.
+
+``known_policy(env_id)`` returns an object with ``act(obs) -> int`` that reads the observation exactly as the
+reference environment emits it. Each entry says whether it is optimal or a heuristic (``KNOWN_POLICIES``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+from alamp.envs.base import ReferenceEnv
+from alamp.envs.planning import value_iteration
+
+__all__ = ["Policy", "FunctionPolicy", "RandomPolicy", "KnownPolicyInfo", "KNOWN_POLICIES", "known_policy"]
+
+
+class Policy(Protocol):
+    """Anything that maps an observation to a discrete action index."""
+
+    def act(self, obs: np.ndarray) -> int: ...
+
+
+@dataclass
+class FunctionPolicy:
+    """A policy given by a plain function of the observation."""
+
+    fn: Callable[[np.ndarray], int]
+
+    def act(self, obs: np.ndarray) -> int:
+        return int(self.fn(np.asarray(obs, dtype=np.float64)))
+
+
+class RandomPolicy:
+    """Uniformly random actions from a seeded generator."""
+
+    def __init__(self, n_actions: int, *, seed: int = 0) -> None:
+        self.n_actions = n_actions
+        self.rng = np.random.default_rng(seed)
+
+    def act(self, obs: np.ndarray) -> int:
+        return int(self.rng.integers(self.n_actions))
+
+
+@dataclass(frozen=True)
+class KnownPolicyInfo:
+    """How the known policy of one reference environment is obtained."""
+
+    name: str
+    kind: Literal["optimal", "heuristic"]
+    build: Callable[[ReferenceEnv | gym.Env], Policy]
+
+
+def _vi(gamma: float) -> Callable[[ReferenceEnv | gym.Env], Policy]:
+    return lambda env: value_iteration(env.unwrapped, gamma=gamma)  # type: ignore[arg-type]
+
+
+def _fn(fn: Callable[[np.ndarray], int]) -> Callable[[ReferenceEnv | gym.Env], Policy]:
+    return lambda env: FunctionPolicy(fn)
+
+
+def _cartpole(obs: np.ndarray) -> int:
+    x, x_dot, theta, theta_dot = obs
+    # A hand-tuned linear state feedback: keep the pole up first, drift the cart back to the centre second.
+    return int(theta + 0.5 * theta_dot + 0.05 * x + 0.1 * x_dot > 0)
+
+
+def _mountain_car(obs: np.ndarray) -> int:
+    position, velocity = obs
+    # Pump energy: push with the velocity; from rest on the right of the valley's bottom, swing left first.
+    if abs(velocity) < 1e-9:
+        return 0 if position > -0.5 else 2
+    return 2 if velocity > 0 else 0
+
+
+def _max_weight(obs: np.ndarray) -> int:
+    queues = obs[0:3]
+    rates = np.where(obs[3:6] > 0.5, 2.0, 1.0)
+    # Max-weight (queue x rate) with what can actually be sent this slot first: an empty queue is never served.
+    weights = np.minimum(queues, rates) * 1000.0 + queues * rates
+    return int(np.argmax(weights))
+
+
+def _autoscaling(obs: np.ndarray) -> int:
+    servers, load = obs
+    target = min(max(math.ceil((0.8 * load + 0.2 * 50.0) / 10.0), 1), 10)
+    return 2 if target > servers else (0 if target < servers else 1)
+
+
+def _reservoir(obs: np.ndarray) -> int:
+    # Meet the demand (release 8); release 12 to make room when the reservoir is nearly full.
+    return 3 if obs[0] > 35.0 else 2
+
+
+def _thermostat(obs: np.ndarray) -> int:
+    indoor, outdoor = obs
+    predicted = [indoor + 0.1 * (outdoor - indoor) + 1.5 * p for p in (0.0, 1.0, 2.0)]
+    costs = [abs(t - 21.0) + 0.5 * p for t, p in zip(predicted, (0.0, 1.0, 2.0), strict=True)]
+    return int(np.argmin(costs))
+
+
+def _traffic(obs: np.ndarray) -> int:
+    ns, ew, phase = obs
+    green, red = (ns, ew) if phase < 0.5 else (ew, ns)
+    return int(red >= green + 3 or (green == 0 and red > 0))
+
+
+def _fishery(obs: np.ndarray) -> int:
+    biomass = obs[0]
+    quotas = (0.0, 0.15, 0.3, 0.45, 0.6)
+    # Constant escapement: the largest quota that leaves at least half the carrying capacity in the water.
+    allowed = [i for i, q in enumerate(quotas) if (1.0 - q) * biomass >= 50.0]
+    return max(allowed) if allowed else 0
+
+
+def _epidemic(obs: np.ndarray) -> int:
+    susceptible, infected = obs
+    # Thresholds found by a grid search on the reference; past herd immunity (S < 0.6) measures stop paying.
+    if susceptible < 0.6:
+        return 0
+    if infected > 0.01:
+        return 2
+    return 1 if infected > 0.005 else 0
+
+
+def _elevator(obs: np.ndarray) -> int:
+    floor, onboard = int(round(obs[0])), obs[1]
+    waiting = obs[2:5]
+    if (floor == 0 and onboard > 0) or (floor >= 1 and waiting[floor - 1] > 0):
+        return 2  # open: unload at the lobby or pick up here
+    if any(waiting[f - 1] > 0 for f in range(floor + 1, 4)):
+        return 0  # serve the highest call first, collecting on the way down
+    if onboard > 0 or any(waiting[f - 1] > 0 for f in range(1, floor)):
+        return 1
+    return 1 if floor > 0 else 2  # idle at the lobby
+
+
+KNOWN_POLICIES: dict[str, KnownPolicyInfo] = {
+    "CartPole-v1": KnownPolicyInfo("linear state feedback", "heuristic", _fn(_cartpole)),
+    "MountainCar-v0": KnownPolicyInfo("energy pumping (push with the velocity)", "heuristic", _fn(_mountain_car)),
+    "alamp/WirelessScheduling-v0": KnownPolicyInfo("max-weight scheduling", "heuristic", _fn(_max_weight)),
+    "alamp/DroneDelivery-v0": KnownPolicyInfo("shortest path (value iteration)", "optimal", _vi(1.0)),
+    "alamp/InventoryManagement-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
+    "alamp/MachineReplacement-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
+    "alamp/QueueAdmission-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
+    "alamp/BatteryArbitrage-v0": KnownPolicyInfo("backward induction (value iteration, gamma 1)", "optimal", _vi(1.0)),
+    "alamp/ServerAutoscaling-v0": KnownPolicyInfo("track expected load", "heuristic", _fn(_autoscaling)),
+    "alamp/Reservoir-v0": KnownPolicyInfo("meet demand, spill guard", "heuristic", _fn(_reservoir)),
+    "alamp/Thermostat-v0": KnownPolicyInfo("one-step model-predictive control", "heuristic", _fn(_thermostat)),
+    "alamp/TrafficLight-v0": KnownPolicyInfo("longest queue with hysteresis", "heuristic", _fn(_traffic)),
+    "alamp/FisheryQuota-v0": KnownPolicyInfo("constant escapement at K/2", "heuristic", _fn(_fishery)),
+    "alamp/EpidemicControl-v0": KnownPolicyInfo("infected-share thresholds", "heuristic", _fn(_epidemic)),
+    "alamp/Elevator-v0": KnownPolicyInfo("collective down-peak", "heuristic", _fn(_elevator)),
+    "alamp/CliffWalkingRowCol-v0": KnownPolicyInfo("shortest safe path (value iteration)", "optimal", _vi(1.0)),
+    "alamp/FrozenLakeRowCol-v0": KnownPolicyInfo("shortest path (value iteration)", "optimal", _vi(0.99)),
+}
+
+
+def known_policy(env_id: str, **kwargs: object) -> Policy:
+    """The known policy of the reference environment ``env_id`` (see ``KNOWN_POLICIES`` for its kind).
+
+    Args:
+        env_id: A gymnasium id listed in ``KNOWN_POLICIES``.
+        **kwargs: Keyword arguments of the environment, as in the task's reference.
+
+    Raises:
+        KeyError: If no known policy is recorded for ``env_id``.
+    """
+    if env_id not in KNOWN_POLICIES:
+        raise KeyError(f"no known policy for {env_id!r}; known: {sorted(KNOWN_POLICIES)}")
+    import alamp.envs  # noqa: F401  (registers the alamp ids)
+
+    env = gym.make(env_id, **kwargs)
+    try:
+        return KNOWN_POLICIES[env_id].build(env)
+    finally:
+        env.close()
