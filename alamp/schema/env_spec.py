@@ -23,7 +23,15 @@ __all__ = ["StateVariable", "RandomDraw", "Assignment", "ActionSpec", "EnvSpec"]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    # infinite bounds survive a JSON round trip as Infinity (pydantic's default would write null)
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, ser_json_inf_nan="constants")
+
+
+def _expression_text(value: object) -> object:
+    """Expressions are strings; a bare number or bool written by a model is unambiguous, so take it as text."""
+    if isinstance(value, bool | int | float):
+        return str(value)
+    return value
 
 
 class StateVariable(_Model):
@@ -59,6 +67,11 @@ class RandomDraw(_Model):
     name: str
     expr: str
 
+    @field_validator("expr", mode="before")
+    @classmethod
+    def _expr(cls, v: object) -> object:
+        return _expression_text(v)
+
     @field_validator("name", mode="before")
     @classmethod
     def _name(cls, v: str) -> str:
@@ -70,6 +83,11 @@ class Assignment(_Model):
 
     target: str
     expr: str
+
+    @field_validator("expr", mode="before")
+    @classmethod
+    def _expr(cls, v: object) -> object:
+        return _expression_text(v)
 
     @field_validator("target", mode="before")
     @classmethod
@@ -103,6 +121,18 @@ class EnvSpec(_Model):
     terminated: list[str] = Field(default_factory=list, description="any condition true ends the episode")
     max_steps: int = Field(default=500, gt=0, description="episodes are truncated after this many steps")
     observation: list[str] = Field(default_factory=list, description="observation expressions; default: state")
+
+    @field_validator("reward", mode="before")
+    @classmethod
+    def _reward(cls, v: object) -> object:
+        return _expression_text(v)
+
+    @field_validator("terminated", "observation", mode="before")
+    @classmethod
+    def _expressions(cls, v: object) -> object:
+        if isinstance(v, str | bool | int | float):  # one condition given without its list
+            v = [v]
+        return [_expression_text(item) for item in v] if isinstance(v, list) else v
 
     @field_validator("constants", mode="before")
     @classmethod
