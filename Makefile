@@ -21,8 +21,8 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet '$(TORCH_SPEC)'
-	@echo "Installing alamp with extras [local,dev] (llama-cpp-python builds from source once, ~8-10 min; pip caches it)"
-	$(PY) -m pip install --quiet -e '.[local,dev]'
+	@echo "Installing alamp with extras [local,dev,fast] (llama-cpp-python builds from source once, ~8-10 min; pip caches it)"
+	$(PY) -m pip install --quiet -e '.[local,dev,fast]'
 	@rm -f $(VENV)/.alamp-setup-* && touch $(STAMP)
 
 model: setup

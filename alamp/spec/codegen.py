@@ -1,11 +1,13 @@
 """Code generation: a checked :class:`~alamp.spec.analysis.Program` as Python source.
 
-Three targets, all built by rewriting the normalised trees and printing them with :func:`ast.unparse`:
+Four targets, all built by rewriting the normalised trees and printing them with :func:`ast.unparse`:
 
 - ``vector``: numpy over a batch (``where``/``logical_and`` element-wise, draws of size ``n``); the batched env.
 - ``scalar``: plain Python floats and :mod:`math` (5-10x faster than numpy for one environment); the single env
   and small batches. Python raises on division by zero or domain errors, and then the step is redone by the
   ``vector`` code, whose numpy semantics give inf/nan that the env then contains.
+- ``numba``: one env's step on floats inside a loop over the batch, compiled with ``numba.njit`` by
+  :mod:`alamp.spec.numba_backend` (optional; autoreset and numerical-error containment happen in the loop too).
 - ``emit``: readable numpy-on-scalars code for the standalone module written by :func:`alamp.spec.emit_python`.
 
 Generated code is safe to ``compile``/``exec``: every node comes from the whitelist of :mod:`alamp.spec.expr`,
@@ -24,7 +26,7 @@ import numpy as np
 from alamp.spec.analysis import ACTION_NAME, Program, Step
 from alamp.spec.expr import is_boolean
 
-__all__ = ["vector_source", "scalar_source", "vector_namespace", "scalar_namespace", "EmitWriter"]
+__all__ = ["vector_source", "scalar_source", "numba_source", "vector_namespace", "scalar_namespace", "EmitWriter"]
 
 
 def _name(identifier: str) -> ast.Name:
@@ -209,6 +211,76 @@ class _ScalarRewriter(_Rewriter):
         if name in ("uniform", "normal", "poisson", "bernoulli", "integers"):
             return _call(f"_s_{name}", [_name("_rng"), *args])
         return _call(f"_{name}", args)
+
+
+class _NumbaRewriter(_ScalarRewriter):
+    """Floats for ``numba.njit``: numpy semantics (inf/nan, no exceptions), conditions stored as 0.0/1.0.
+
+    numba refuses ``float(bool)`` and cannot give one name two types, so every condition used as a number
+    becomes ``1.0 if c else 0.0``; functions map to ones that return floats for nan/inf (``np.floor``, not
+    ``math.floor``, which would need an integer); draws call numpy's own algorithms on the env's bit generator.
+    """
+
+    _MATH = {"sin": "_sin", "cos": "_cos", "tan": "_tan", "tanh": "_tanh", "exp": "_exp", "log": "_log",
+             "sqrt": "_sqrt", "abs": "_fabs", "floor": "_np.floor", "ceil": "_np.ceil", "round": "_np.rint",
+             "sign": "_np.sign"}
+
+    def number(self, node: ast.expr) -> ast.expr:
+        """``node`` as a number (a condition becomes ``1.0``/``0.0``)."""
+        rewritten = self(node)
+        if is_boolean(node):
+            return ast.IfExp(rewritten, ast.Constant(1.0), ast.Constant(0.0))
+        return rewritten
+
+    def r_Constant(self, node: ast.Constant) -> ast.expr:
+        return ast.Constant(node.value) if isinstance(node.value, bool) else _constant(node.value)
+
+    def r_BinOp(self, node: ast.BinOp) -> ast.expr:
+        left, right = self.number(node.left), self.number(node.right)
+        if isinstance(node.op, ast.Pow):
+            if isinstance(node.right, ast.Constant) and float(node.right.value) == 2.0:
+                return _call("_np.square", [left])  # as the numpy code computes it
+            return _call("_np.power", [_call("_float", [left]), _call("_float", [right])])  # nan, never complex
+        return ast.BinOp(left, node.op, right)
+
+    def r_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        if isinstance(node.op, ast.Not):
+            return ast.UnaryOp(node.op, self(node.operand))
+        return ast.UnaryOp(node.op, self.number(node.operand))
+
+    def r_IfExp(self, node: ast.IfExp) -> ast.expr:
+        if is_boolean(node):
+            return ast.IfExp(self(node.test), self(node.body), self(node.orelse))
+        return ast.IfExp(self(node.test), self.number(node.body), self.number(node.orelse))
+
+    def r_Call(self, node: ast.Call) -> ast.expr:
+        name = node.func.id  # type: ignore[attr-defined]
+        if name == "where":
+            test, body, orelse = node.args
+            return ast.IfExp(self(test), self.number(body), self.number(orelse))
+        args = [self.number(a) for a in node.args]
+        if name in self._MATH:
+            return _call(self._MATH[name], [_call("_float", args)])
+        if name in ("min", "max"):
+            return _VectorRewriter._reduce("_np.minimum" if name == "min" else "_np.maximum", args)
+        if name == "clip":
+            return _call("_np.minimum", [_call("_np.maximum", args[:2]), args[2]])
+        uniform = _call("_next_double", [_name("_bg")])
+        if name == "uniform":
+            return ast.BinOp(args[0], ast.Add(), ast.BinOp(ast.BinOp(args[1], ast.Sub(), args[0]), ast.Mult(), uniform))
+        if name == "integers":
+            span = ast.BinOp(ast.BinOp(args[1], ast.Sub(), args[0]), ast.Mult(), uniform)
+            return _call("_np.floor", [ast.BinOp(args[0], ast.Add(), span)])
+        if name == "bernoulli":
+            return ast.IfExp(ast.Compare(uniform, [ast.Lt()], [args[0]]), ast.Constant(1.0), ast.Constant(0.0))
+        if name == "choice":
+            index = _call("_int", [ast.BinOp(ast.Constant(float(len(args))), ast.Mult(), uniform)])
+            floats = ast.Tuple([_call("_float", [a]) for a in args], ast.Load())
+            return ast.Subscript(floats, index, ast.Load())
+        if name == "normal":
+            normal = _call("_standard_normal", [_name("_bg")])
+            return ast.BinOp(args[0], ast.Add(), ast.BinOp(args[1], ast.Mult(), normal))
+        return _call(f"_draw_{name}", [_name("_bg"), *args])  # poisson
 
 
 class _EmitRewriter(_Rewriter):
@@ -605,3 +677,126 @@ class EmitWriter:
 
     def __call__(self, tree: ast.expr) -> str:
         return _unparse(self._rewriter(tree))
+
+
+# ------------------------------------------------------------------------------------------------ numba code
+
+
+def numba_source(program: Program) -> str:
+    """Source of the numba kernels ``_nb_step`` and ``_nb_reset`` (and their helpers) for a batch.
+
+    Both loop over the envs of a batch held as ``_S`` (``(n, n_state)`` float64, one row per env) and draw from
+    ``_R``, the addresses of the env's numpy bit generator (so seeding the env seeds them; see
+    :mod:`alamp.spec.numba_backend`). ``_nb_step`` returns the number of finished episodes (each reset in
+    place, same-step autoreset), or ``-1 - i`` when action ``i`` is out of range (then nothing has changed).
+    """
+    def resolve(name: str) -> ast.expr:
+        return _name("_a") if name == ACTION_NAME and name in program.builtins else _name(name)
+
+    rewriter = _NumbaRewriter(resolve)
+    names = program.state_names
+    k = len(names)
+    lines: list[str] = []
+
+    def emit(step: Step, indent: str) -> None:
+        lines.append(f"{indent}{step.target} = {_unparse(rewriter.number(step.folded))}")
+
+    def load(indent: str) -> None:
+        for j, name in enumerate(names):
+            lines.append(f"{indent}{name} = _S[_i, {j}]")
+
+    # one env's start state: numpy's nan_to_num on anything not finite, as the numpy reset does
+    lines.append("def _nb_init(_S, _i, _bg):")
+    for step in program.init:
+        emit(step, "    ")
+    for j, name in enumerate(names):
+        lines.append(f"    _S[_i, {j}] = _finite64({name})")
+    lines.append("")
+
+    # one env's observation, as float32 and finite
+    lines.append("def _nb_obs(_S, _i, _O):")
+    load("    ")
+    for j, step in enumerate(program.observation):
+        lines.append(f"    _O[_i, {j}] = _finite32({_unparse(rewriter.number(step.folded))})")
+    lines.append("")
+
+    lines.append("def _nb_reset(_S, _mask, _O, _deadline, _R, _clock, _max_steps):")
+    lines.append("    _bg = _bitgen(_R[0], _R[1], _R[2], _R[3])")
+    lines.append("    for _i in _range(_S.shape[0]):")
+    lines.append("        if _mask[_i]:")
+    lines.append("            _nb_init(_S, _i, _bg)")
+    lines.append("            _deadline[_i] = _clock + _max_steps")
+    lines.append("        _nb_obs(_S, _i, _O)")
+    lines.append("    return 0")
+    lines.append("")
+
+    lines.append(
+        "def _nb_step(_S, _A, _R, _O, _final, _last, _reward, _terminated, _truncated, _done, _bad, _deadline, "
+        "_clock, _max_steps):"
+    )
+    lines.append("    _n = _S.shape[0]")
+    lines.append("    for _i in _range(_n):")
+    lines.append(f"        if _A[_i] < 0 or _A[_i] >= {len(program.actions)}:")
+    lines.append("            return -1 - _i")
+    lines.append("    _bg = _bitgen(_R[0], _R[1], _R[2], _R[3])")
+    lines.append("    _finished = 0")
+    lines.append("    for _i in _range(_n):")
+    body = "        "
+    lines.append(f"{body}_a = _A[_i]")
+    load(body)
+    for step in program.draws:
+        emit(step, body)
+    if len(program.actions) == 1:
+        for step in program.actions[0].updates:
+            emit(step, body)
+    elif program.action_targets:
+        for target in program.constant_overrides:
+            lines.append(f"{body}{target} = {_unparse(_constant(program.constants[target]))}")
+        last_action = len(program.actions) - 1
+        for a, action in enumerate(program.actions):
+            # the last branch is a plain else: actions were checked above, and numba then sees every name defined
+            lines.append(f"{body}{'if' if a == 0 else 'elif'} _a == {a}:" if a < last_action else f"{body}else:")
+            for step in action.updates:
+                emit(step, body + "    ")
+            if not action.updates:
+                lines.append(f"{body}    pass")
+    for step in [*program.updates, *program.clips]:
+        emit(step, body)
+    reward = program.reward.folded
+    reward_tree = _constant(float(reward.value)) if isinstance(reward, ast.Constant) else rewriter.number(reward)
+    lines.append(f"{body}_r = _float({_unparse(reward_tree)})")
+    conditions = []
+    for step in program.terminated:
+        tree = step.folded
+        text = _unparse(rewriter(tree))
+        conditions.append(text if is_boolean(tree) else f"({text} != 0)")
+    lines.append(f"{body}_t = {' or '.join(f'({c})' for c in conditions) if conditions else 'False'}")
+    # one sum checks everything (inf or nan anywhere makes it non-finite); look closer only when it is not
+    lines.append(f"{body}_b = False")
+    lines.append(f"{body}if not _isfinite({' + '.join([*names, '_r'])}):")
+    lines.append(f"{body}    _b = not ({' and '.join(f'_isfinite({v})' for v in [*names, '_r'])})")
+    for j, name in enumerate(names):
+        lines.append(f"{body}_S[_i, {j}] = {name}")
+    lines.append(f"{body}_last[_i, {k}] = _r")
+    lines.append(f"{body}if _b:")
+    lines.append(f"{body}    _t = True")
+    lines.append(f"{body}    if not _isfinite(_r):")
+    lines.append(f"{body}        _r = 0.0")
+    lines.append(f"{body}_reward[_i] = _r")
+    lines.append(f"{body}_terminated[_i] = _t")
+    lines.append(f"{body}_bad[_i] = _b")
+    lines.append(f"{body}_tr = _deadline[_i] <= _clock")
+    lines.append(f"{body}_truncated[_i] = _tr")
+    lines.append(f"{body}_nb_obs(_S, _i, _O)")
+    lines.append(f"{body}for _j in _range({len(program.observation)}):")
+    lines.append(f"{body}    _final[_i, _j] = _O[_i, _j]")
+    lines.append(f"{body}_done[_i] = _t or _tr")
+    lines.append(f"{body}if _t or _tr:")
+    lines.append(f"{body}    _finished += 1")
+    lines.append(f"{body}    for _j in _range({k}):")
+    lines.append(f"{body}        _last[_i, _j] = _S[_i, _j]")
+    lines.append(f"{body}    _nb_init(_S, _i, _bg)")
+    lines.append(f"{body}    _deadline[_i] = _clock + _max_steps")
+    lines.append(f"{body}    _nb_obs(_S, _i, _O)")
+    lines.append("    return _finished")
+    return "\n".join(lines) + "\n"
