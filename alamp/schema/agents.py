@@ -21,6 +21,8 @@ __all__ = [
     "MDPModel",
     "SARAction",
     "SARSpec",
+    "ExecutionReport",
+    "GeneratedCode",
 ]
 
 _SENSES = {"max": "max", "maximize": "max", "maximise": "max", "maximum": "max",
@@ -226,6 +228,30 @@ class SARSpec(_Model):
                     f"reward {self.reward!r} names no known quantity; use names from: {sorted(known)[:30]}"
                 )
         return self
+
+
+class ExecutionReport(_Model):
+    """What the Code Executor found when it ran an environment through its checks.
+
+    ``stage_failed`` names the first check that failed (``import``, ``construct``, ``check_env``, ``step``,
+    ``spaces``, ``timeout``, ``sandbox``, ``spec``); ``error`` is written for the Repair agent to act on.
+    """
+
+    passed: bool
+    stage_failed: str | None = None
+    error: str = ""
+    obs_dim: int | None = None
+    n_actions: int | None = None
+    steps: int = 0
+    seconds: float = 0.0
+
+
+class GeneratedCode(_Model):
+    """An environment's source and the report of its checks; ``path`` says which route produced it."""
+
+    code: str
+    path: Literal["compiler", "llm"]
+    report: ExecutionReport | None = None
 
 
 def _is_number(text: str) -> bool:

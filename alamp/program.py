@@ -1,0 +1,595 @@
+"""The A-LAMP program: the agents composed in the paper's order, and the single-model baseline.
+
+``ALAMP`` runs Parameter -> Objective -> Variable -> Constraint -> Modeling -> SAR, then builds the environment
+by one of three routes (``coding``):
+
+- ``compiler`` (default): the Env agent writes the update equations, ``alamp.assemble`` builds the spec from the
+  typed outputs, ``alamp.spec`` compiles it (no generated code runs) and the executor checks it; spec errors go back
+  to the Env agent as feedback, at most ``max_repairs`` times;
+- ``llm``: the Coding agent writes a gymnasium class, the executor checks it in a sandboxed child, the Repair agent
+  fixes it from the error text, at most ``max_repairs`` times;
+- ``compiler_then_llm``: the compiler route first, the Coding agent only when it fails.
+
+``num_candidates`` independent samples (temperature ``candidate_temperature``, distinct DSPy ``rollout_id``) are
+tried in turn, each with its own repair budget; the first to pass the checks wins.
+
+Both programs return a ``dspy.Prediction`` with the same fields (see ``PREDICTION_FIELDS``) so that one metric
+grades both. Module attribute names are stable (saved programs depend on them).
+
+Stages can be recorded and resumed: pass a ``StageRecorder`` (``alamp.run_dir.RunDir`` is one) as ``recorder=``;
+a stage it already holds is loaded instead of calling the LM again.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import dspy
+from pydantic import TypeAdapter
+
+from alamp.assemble import Assembly, AssemblyError, assemble
+from alamp.executor import check_code, check_env_factory
+from alamp.sandbox import SandboxLimits
+from alamp.schema import (
+    Assignment,
+    Constraint,
+    EnvSpec,
+    MDPModel,
+    Objective,
+    Parameter,
+    SARSpec,
+    Variable,
+)
+from alamp.schema.agents import ExecutionReport
+from alamp.signatures import (
+    CodingSignature,
+    ConstraintSignature,
+    EnvSignature,
+    ModelingSignature,
+    ObjectiveSignature,
+    ParameterSignature,
+    RepairSignature,
+    SARSignature,
+    SingleModelCodeSignature,
+    SingleModelSignature,
+    VariableSignature,
+)
+
+__all__ = [
+    "ALAMP",
+    "SingleModelBaseline",
+    "ProgramSettings",
+    "StageRecorder",
+    "MemoryRecorder",
+    "StageFailed",
+    "AGENT_NAMES",
+    "PREDICTION_FIELDS",
+    "Coding",
+    "extract_code",
+]
+
+Coding = Literal["compiler", "llm", "compiler_then_llm"]
+
+#: Attribute names of the agents (stable: saved programs depend on them).
+AGENT_NAMES = ("parameter", "objective", "variable", "constraint", "modeling", "sar", "env", "coding", "repair")
+
+#: Fields of the prediction both programs return.
+PREDICTION_FIELDS = (
+    "parameters", "objectives", "variables", "constraints", "mdp", "sar", "updates",
+    "env_spec", "code", "coding_path", "env_passed", "env_report", "attempts", "notes",
+    "status", "failed_stage", "error", "stages",
+)  # fmt: skip
+
+# How each stored output field is typed, for writing stage files and reading them back on resume.
+_FIELD_TYPES: dict[str, Any] = {
+    "parameters": list[Parameter],
+    "objectives": list[Objective],
+    "variables": list[Variable],
+    "constraints": list[Constraint],
+    "mdp": MDPModel,
+    "sar": SARSpec,
+    "updates": list[Assignment] | None,
+    "env_spec": EnvSpec | None,
+    "env_report": ExecutionReport | None,
+    "code": str | None,
+    "coding_path": str | None,
+    "env_passed": bool,
+    "attempts": list[dict[str, Any]],
+    "notes": list[str],
+}
+_ADAPTERS = {name: TypeAdapter(tp) for name, tp in _FIELD_TYPES.items()}
+
+
+def dump_outputs(outputs: dict[str, Any]) -> dict[str, Any]:
+    """Typed stage outputs -> plain Python data (JSON-ready; infinities stay floats)."""
+    return {k: (_ADAPTERS[k].dump_python(v) if k in _ADAPTERS else v) for k, v in outputs.items()}
+
+
+def load_outputs(data: dict[str, Any]) -> dict[str, Any]:
+    """Plain data from a stage file -> typed stage outputs (validated again)."""
+    return {k: (_ADAPTERS[k].validate_python(v) if k in _ADAPTERS else v) for k, v in data.items()}
+
+
+class StageRecorder(Protocol):
+    """Where stage records go (a run directory, memory) and where finished ones are found on resume."""
+
+    def load_stage(self, stage: str) -> dict[str, Any] | None:
+        """The record of a completed stage, or None to run it."""
+
+    def save_stage(self, stage: str, record: dict[str, Any]) -> None:
+        """Keep the record of a stage that just finished (ok or failed)."""
+
+    def stage_started(self, stage: str) -> None:
+        """A stage is about to call the LM (for progress display)."""
+
+
+@dataclass
+class MemoryRecorder:
+    """Keeps stage records in memory (the default; nothing is resumed)."""
+
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def load_stage(self, stage: str) -> dict[str, Any] | None:
+        return None
+
+    def save_stage(self, stage: str, record: dict[str, Any]) -> None:
+        self.records[stage] = record
+
+    def stage_started(self, stage: str) -> None:
+        return None
+
+
+class StageFailed(RuntimeError):
+    """An agent produced no valid output; the chain stops there."""
+
+    def __init__(self, stage: str, error: str) -> None:
+        self.stage, self.error = stage, error
+        super().__init__(f"stage {stage!r} failed: {error}")
+
+
+@dataclass
+class ProgramSettings:
+    """Knobs of the program (``conf/pipeline/*.yaml`` and ``conf/coding/*.yaml``).
+
+    Attributes:
+        coding: Which route builds the environment.
+        max_repairs: Repair rounds per candidate after its first attempt.
+        num_candidates: Independent samples of the Env/Coding agent, tried in turn until one passes.
+        candidate_temperature: Sampling temperature of candidates after the first.
+        stage_retries: Extra tries of an upstream agent whose output does not parse or validate.
+        check_steps: Random steps the executor runs.
+        seed: Seed of the executor's checks.
+        clip_state: Assembled state variables with two finite bounds are clipped to them.
+        sandbox: Limits of the sandboxed checks of generated code.
+    """
+
+    coding: Coding = "compiler"
+    max_repairs: int = 2
+    num_candidates: int = 1
+    candidate_temperature: float = 0.7
+    stage_retries: int = 1
+    check_steps: int = 200
+    seed: int = 0
+    clip_state: bool = True
+    sandbox: SandboxLimits = field(default_factory=SandboxLimits)
+
+    def __post_init__(self) -> None:
+        if self.coding not in ("compiler", "llm", "compiler_then_llm"):
+            raise ValueError(f"coding={self.coding!r}; use one of compiler, llm, compiler_then_llm")
+        if self.max_repairs < 0 or self.num_candidates < 1:
+            raise ValueError(
+                f"max_repairs={self.max_repairs}, num_candidates={self.num_candidates}: "
+                "max_repairs must be >= 0 and num_candidates >= 1"
+            )
+
+
+_FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.S)
+
+
+def extract_code(text: str) -> str:
+    """The Python inside Markdown fences if there are any (the longest block), else the text as is."""
+    blocks = _FENCE.findall(text or "")
+    return (max(blocks, key=len) if blocks else (text or "")).strip() + "\n"
+
+
+def _lm_usage(entries: list[dict[str, Any]]) -> dict[str, int]:
+    usage = {"calls": len(entries), "prompt_tokens": 0, "completion_tokens": 0, "cache_hits": 0}
+    for entry in entries:
+        used = entry.get("usage") or {}
+        usage["prompt_tokens"] += int(used.get("prompt_tokens") or 0)
+        usage["completion_tokens"] += int(used.get("completion_tokens") or 0)
+        usage["cache_hits"] += int(bool(getattr(entry.get("response"), "cache_hit", False)))
+    return usage
+
+
+class _Pipeline(dspy.Module):
+    """What both programs share: stage bookkeeping, the environment routes, the candidate and repair loops."""
+
+    def __init__(self, settings: ProgramSettings | None = None, lms: dict[str, dspy.LM] | None = None) -> None:
+        super().__init__()
+        self.settings = settings or ProgramSettings()
+        self._agent_lms = dict(lms or {})
+
+    def _apply_lms(self) -> None:
+        """Per-agent LM overrides (e.g. a larger model for Coding only)."""
+        for agent, lm in self._agent_lms.items():
+            predictor = getattr(self, agent, None)
+            if not isinstance(predictor, dspy.Predict):
+                raise ValueError(f"no agent named {agent!r} to give an LM to; agents: {', '.join(AGENT_NAMES)}")
+            predictor.lm = lm
+
+    # --- stage bookkeeping -------------------------------------------------------------------------------------
+
+    def _predictors(self, names: tuple[str, ...]) -> list[dspy.Predict]:
+        return [getattr(self, n) for n in names if isinstance(getattr(self, n, None), dspy.Predict)]
+
+    def _stage(
+        self,
+        recorder: StageRecorder,
+        stage: str,
+        agents: tuple[str, ...],
+        run: Callable[[], dict[str, Any]],
+        records: dict[str, dict[str, Any]],
+    ) -> dict[str, Any]:
+        """Run one stage (or load it from the recorder), timing it and counting its LM calls and tokens."""
+        stored = recorder.load_stage(stage)
+        if stored is not None and stored.get("status") == "ok":
+            record = dict(stored, resumed=True)
+            records[stage] = record
+            return load_outputs(stored["output"])
+        recorder.stage_started(stage)
+        predictors = self._predictors(agents)
+        before = [len(p.history) for p in predictors]
+        start = time.perf_counter()
+        status, error, outputs = "ok", "", {}
+        try:
+            outputs = run()
+        except StageFailed as exc:
+            status, error = "failed", exc.error
+        except Exception as exc:  # an agent's output that does not parse or validate is a finding, not a crash
+            status, error = "failed", f"{type(exc).__name__}: {exc}"
+        entries = [e for p, n in zip(predictors, before, strict=True) for e in p.history[n:]]
+        record = {
+            "stage": stage,
+            "status": status,
+            "error": error,
+            "seconds": round(time.perf_counter() - start, 3),
+            "lm": _lm_usage(entries),
+            "lm_by_agent": {
+                name: _lm_usage(p.history[n:])
+                for name, p, n in zip(
+                    [a for a in agents if isinstance(getattr(self, a, None), dspy.Predict)], predictors, before,
+                    strict=True,
+                )
+            },
+            "output": dump_outputs(outputs),
+        }
+        records[stage] = record
+        recorder.save_stage(stage, record)
+        if status != "ok":
+            raise StageFailed(stage, error)
+        return outputs
+
+    def _sample_config(self, candidate: int, attempt: int = 0) -> dict[str, Any]:
+        """Distinct samples past the LM cache: the first try as configured, later ones sampled."""
+        if candidate == 0 and attempt == 0:
+            return {}
+        return {"rollout_id": candidate * 1000 + attempt, "temperature": self.settings.candidate_temperature}
+
+    def _call_with_retries(self, predictor: dspy.Predict, **inputs: Any) -> dspy.Prediction:
+        """Call an agent; on an output that does not parse or validate, sample again (``stage_retries``)."""
+        last: Exception | None = None
+        for attempt in range(1 + self.settings.stage_retries):
+            try:
+                return predictor(**inputs, config=self._sample_config(0, attempt))
+            except Exception as exc:  # dspy raises AdapterParseError / ValidationError-derived errors here
+                last = exc
+        assert last is not None
+        raise last
+
+    # --- environment routes ------------------------------------------------------------------------------------
+
+    def _check_spec(self, assembly: Assembly, sar: SARSpec) -> tuple[ExecutionReport, str | None]:
+        """Compile and check an assembled spec in-process. Returns the report and the emitted ``env.py``."""
+        from alamp.spec import SpecError, compile_spec, emit_python
+
+        start = time.perf_counter()
+        try:
+            compiled = compile_spec(assembly.spec)
+        except SpecError as exc:
+            problems = "\n".join(f"- {p}" for p in exc.problems)
+            hint = "\nYou may define a missing name with an update; use only the names listed."
+            return ExecutionReport(passed=False, stage_failed="spec", error=problems + hint,
+                                   seconds=time.perf_counter() - start), None
+        report = check_env_factory(compiled.make_env, sar=sar, n_steps=self.settings.check_steps,
+                                   seed=self.settings.seed)
+        code = None
+        if report.passed:
+            try:
+                code = emit_python(assembly.spec)
+            except Exception as exc:  # the env works; a failing emitter must not lose it
+                code = f"# emit_python failed: {type(exc).__name__}: {exc}\n"
+        return report, code
+
+    def _build_from_updates(
+        self, up: dict[str, Any], updates: list[Assignment], name: str | None
+    ) -> tuple[Assembly | None, ExecutionReport, str | None]:
+        try:
+            assembly = assemble(
+                parameters=up["parameters"], variables=up["variables"], constraints=up["constraints"],
+                mdp=up["mdp"], sar=up["sar"], updates=updates, name=name, clip_state=self.settings.clip_state,
+            )
+        except AssemblyError as exc:
+            return None, ExecutionReport(passed=False, stage_failed="spec", error="\n".join(exc.problems)), None
+        report, code = self._check_spec(assembly, up["sar"])
+        return assembly, report, code
+
+    def _code_loop(
+        self, first_code: Callable[[int], str], sar: SARSpec, attempts: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """The llm route: candidates of generated code, each checked in the sandbox and repaired from its error."""
+        for candidate in range(self.settings.num_candidates):
+            try:
+                code = extract_code(first_code(candidate))
+            except Exception as exc:
+                attempts.append({"route": "llm", "candidate": candidate, "attempt": 0, "passed": False,
+                                 "stage_failed": "agent", "error": f"{type(exc).__name__}: {exc}"})
+                continue
+            result = self._repair_loop(code, candidate=candidate, sar=sar, attempts=attempts)
+            if result is not None:
+                return result
+        return None
+
+    def _repair_loop(
+        self, code: str, *, candidate: int, sar: SARSpec, attempts: list[dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Check one candidate's code in the sandbox; on failure hand the error to Repair (``max_repairs`` times)."""
+        for attempt in range(1 + self.settings.max_repairs):
+            report = check_code(code, sar=sar, n_steps=self.settings.check_steps, seed=self.settings.seed,
+                                limits=self.settings.sandbox)
+            attempts.append({"route": "llm", "candidate": candidate, "attempt": attempt, "passed": report.passed,
+                             "stage_failed": report.stage_failed, "error": report.error})
+            if report.passed:
+                return {"code": code, "env_report": report, "env_passed": True, "coding_path": "llm"}
+            if attempt == self.settings.max_repairs:
+                break
+            try:
+                fixed = self.repair(code=code, error=report.error, config=self._sample_config(candidate, attempt + 1))
+                code = extract_code(fixed.fixed_code)
+            except Exception as exc:
+                attempts.append({"route": "llm", "candidate": candidate, "attempt": attempt + 1,
+                                 "passed": False, "stage_failed": "agent", "error": f"{type(exc).__name__}: {exc}"})
+                break
+        return None
+
+    @staticmethod
+    def _failed_env(attempts: list[dict[str, Any]], notes: list[str], route: str) -> dict[str, Any]:
+        last = next((a for a in reversed(attempts) if a.get("error")), None)
+        error = f"{route}: no candidate passed the checks" + (f"; last error: {last['error']}" if last else "")
+        return {"env_passed": False, "attempts": attempts, "notes": notes, "coding_path": None,
+                "env_report": ExecutionReport(passed=False, stage_failed=(last or {}).get("stage_failed"),
+                                              error=error)}
+
+    # --- the prediction ------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _prediction(values: dict[str, Any], records: dict[str, dict[str, Any]], failed: StageFailed | None) -> Any:
+        out = {name: values.get(name) for name in PREDICTION_FIELDS}
+        out["attempts"] = values.get("attempts") or []
+        out["notes"] = values.get("notes") or []
+        out["env_passed"] = bool(values.get("env_passed"))
+        out["stages"] = records
+        if failed is not None:
+            out.update(status="failed", failed_stage=failed.stage, error=failed.error)
+        elif not out["env_passed"]:
+            report = values.get("env_report")
+            out.update(status="env_failed", failed_stage="env",
+                       error=report.error if isinstance(report, ExecutionReport) else "environment failed its checks")
+        else:
+            out.update(status="ok", failed_stage=None, error="")
+        return dspy.Prediction(**out)
+
+
+class ALAMP(_Pipeline):
+    """The A-LAMP chain of typed agents (see the module docstring).
+
+    Args:
+        settings: Program knobs (coding route, repairs, candidates, checks).
+        lms: Per-agent LM overrides, keyed by agent attribute name (e.g. ``{"coding": big_lm}``).
+    """
+
+    def __init__(self, settings: ProgramSettings | None = None, lms: dict[str, dspy.LM] | None = None) -> None:
+        super().__init__(settings, lms)
+        self.parameter = dspy.Predict(ParameterSignature)
+        self.objective = dspy.Predict(ObjectiveSignature)
+        self.variable = dspy.Predict(VariableSignature)
+        self.constraint = dspy.Predict(ConstraintSignature)
+        self.modeling = dspy.Predict(ModelingSignature)
+        self.sar = dspy.Predict(SARSignature)
+        self.env = dspy.Predict(EnvSignature)
+        self.coding = dspy.Predict(CodingSignature)
+        self.repair = dspy.Predict(RepairSignature)
+        self._apply_lms()
+
+    def forward(
+        self, description: str, *, name: str | None = None, recorder: StageRecorder | None = None
+    ) -> dspy.Prediction:
+        """Run the chain on one description.
+
+        Args:
+            description: The decision problem, in words.
+            name: Task name, used for the environment's gymnasium id.
+            recorder: Where stage records go and finished stages are resumed from.
+
+        Returns:
+            A prediction with ``PREDICTION_FIELDS``; ``status`` is ``ok``, ``env_failed`` or ``failed``.
+        """
+        recorder = recorder or MemoryRecorder()
+        records: dict[str, dict[str, Any]] = {}
+        values: dict[str, Any] = {}
+        call = self._call_with_retries
+        try:
+            values |= self._stage(recorder, "parameter", ("parameter",), lambda: {
+                "parameters": call(self.parameter, description=description).parameters}, records)
+            values |= self._stage(recorder, "objective", ("objective",), lambda: {
+                "objectives": call(self.objective, description=description,
+                                   parameters=values["parameters"]).objectives}, records)
+            values |= self._stage(recorder, "variable", ("variable",), lambda: {
+                "variables": call(self.variable, description=description, parameters=values["parameters"],
+                                  objectives=values["objectives"]).variables}, records)
+            values |= self._stage(recorder, "constraint", ("constraint",), lambda: {
+                "constraints": call(self.constraint, description=description, parameters=values["parameters"],
+                                    variables=values["variables"]).constraints}, records)
+            values |= self._stage(recorder, "modeling", ("modeling",), lambda: {
+                "mdp": call(self.modeling, description=description, parameters=values["parameters"],
+                            objectives=values["objectives"], variables=values["variables"],
+                            constraints=values["constraints"]).mdp}, records)
+            values |= self._stage(recorder, "sar", ("sar",), lambda: {
+                "sar": call(self.sar, description=description, parameters=values["parameters"],
+                            variables=values["variables"], mdp=values["mdp"]).sar}, records)
+            coding = self.settings.coding
+            if coding in ("compiler", "compiler_then_llm"):
+                values |= self._stage(recorder, "env", ("env",),
+                                      lambda: self._env_compiler(description, values, name), records)
+            if coding == "llm" or (coding == "compiler_then_llm" and not values.get("env_passed")):
+                previous = values.get("attempts") or []
+                values |= self._stage(recorder, "coding", ("coding", "repair"),
+                                      lambda: self._env_llm(description, values, previous), records)
+        except StageFailed as failed:
+            return self._prediction(values, records, failed)
+        return self._prediction(values, records, None)
+
+    def _env_compiler(self, description: str, up: dict[str, Any], name: str | None) -> dict[str, Any]:
+        attempts: list[dict[str, Any]] = []
+        last_updates: list[Assignment] = []
+        for candidate in range(self.settings.num_candidates):
+            feedback = ""
+            for attempt in range(1 + self.settings.max_repairs):
+                try:
+                    updates = self.env(
+                        description=description, constants=up["parameters"], state=up["variables"],
+                        actions=up["sar"].actions, transitions=up["mdp"].transitions, feedback=feedback,
+                        config=self._sample_config(candidate, attempt),
+                    ).updates
+                except Exception as exc:  # unparsable output: say so and let the next attempt try again
+                    feedback = f"your previous answer could not be read: {type(exc).__name__}: {str(exc)[:500]}"
+                    attempts.append({"route": "compiler", "candidate": candidate, "attempt": attempt,
+                                     "passed": False, "stage_failed": "agent", "error": feedback})
+                    continue
+                last_updates = updates
+                assembly, report, code = self._build_from_updates(up, updates, name)
+                notes = assembly.notes if assembly else []
+                attempts.append({"route": "compiler", "candidate": candidate, "attempt": attempt,
+                                 "passed": report.passed, "stage_failed": report.stage_failed, "error": report.error})
+                if report.passed and assembly is not None:
+                    return {"updates": updates, "env_spec": assembly.spec, "code": code, "env_report": report,
+                            "env_passed": True, "coding_path": "compiler", "attempts": attempts, "notes": notes}
+                feedback = report.error
+        failed = self._failed_env(attempts, [], "compiler")
+        return {"updates": last_updates, **failed}
+
+    def _env_llm(self, description: str, up: dict[str, Any], previous: list[dict[str, Any]]) -> dict[str, Any]:
+        attempts = list(previous)
+
+        def first_code(candidate: int) -> str:
+            return self.coding(description=description, parameters=up["parameters"], mdp=up["mdp"], sar=up["sar"],
+                               config=self._sample_config(candidate)).code
+
+        result = self._code_loop(first_code, up["sar"], attempts)
+        if result is None:
+            return self._failed_env(attempts, up.get("notes") or [], "llm")
+        return {**result, "attempts": attempts}
+
+
+class SingleModelBaseline(_Pipeline):
+    """The baseline: one call writes everything (same prediction fields as ``ALAMP``, same checks).
+
+    With ``coding=compiler`` the one call also writes the update equations, and the spec is assembled, compiled and
+    checked exactly as for ``ALAMP`` (candidates are whole new calls; there is no Env agent to repair with). With
+    ``coding=llm`` the one call writes the code, which the Repair agent fixes from the executor's errors, with the
+    same ``max_repairs`` budget as ``ALAMP``.
+    """
+
+    def __init__(self, settings: ProgramSettings | None = None, lms: dict[str, dspy.LM] | None = None) -> None:
+        super().__init__(settings, lms)
+        self.single_model = dspy.Predict(SingleModelSignature)
+        self.single_model_code = dspy.Predict(SingleModelCodeSignature)
+        self.repair = dspy.Predict(RepairSignature)
+        self._apply_lms()
+
+    def forward(
+        self, description: str, *, name: str | None = None, recorder: StageRecorder | None = None
+    ) -> dspy.Prediction:
+        """Run the baseline on one description (arguments and result as ``ALAMP.forward``)."""
+        recorder = recorder or MemoryRecorder()
+        records: dict[str, dict[str, Any]] = {}
+        values: dict[str, Any] = {}
+        coding = self.settings.coding
+        try:
+            if coding in ("compiler", "compiler_then_llm"):
+                values |= self._stage(recorder, "single_model", ("single_model",),
+                                      lambda: self._spec_candidates(description, name), records)
+            if coding == "llm" or (coding == "compiler_then_llm" and not values.get("env_passed")):
+                previous = values.get("attempts") or []
+                values |= self._stage(recorder, "single_model_code", ("single_model_code", "repair"),
+                                      lambda: self._code_candidates(description, values, previous), records)
+        except StageFailed as failed:
+            return self._prediction(values, records, failed)
+        return self._prediction(values, records, None)
+
+    def _spec_candidates(self, description: str, name: str | None) -> dict[str, Any]:
+        attempts: list[dict[str, Any]] = []
+        best: dict[str, Any] | None = None
+        for candidate in range(self.settings.num_candidates):
+            try:
+                out = self._call_single(self.single_model, description, candidate)
+            except Exception as exc:
+                attempts.append({"route": "compiler", "candidate": candidate, "attempt": 0, "passed": False,
+                                 "stage_failed": "agent", "error": f"{type(exc).__name__}: {exc}"})
+                continue
+            up = {k: getattr(out, k) for k in ("parameters", "objectives", "variables", "constraints", "mdp", "sar")}
+            assembly, report, code = self._build_from_updates(up, out.updates, name)
+            attempts.append({"route": "compiler", "candidate": candidate, "attempt": 0, "passed": report.passed,
+                             "stage_failed": report.stage_failed, "error": report.error})
+            result = {**up, "updates": out.updates, "env_spec": assembly.spec if assembly else None, "code": code,
+                      "env_report": report, "env_passed": report.passed, "attempts": attempts,
+                      "notes": assembly.notes if assembly else [], "coding_path": "compiler" if report.passed else None}
+            if report.passed:
+                return result
+            best = best or result
+        if best is None:
+            raise StageFailed("single_model", attempts[-1]["error"] if attempts else "no output")
+        return best
+
+    def _call_single(self, predictor: dspy.Predict, description: str, candidate: int) -> dspy.Prediction:
+        last: Exception | None = None
+        for retry in range(1 + self.settings.stage_retries):
+            try:
+                return predictor(description=description, config=self._sample_config(candidate, retry))
+            except Exception as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    def _code_candidates(self, description: str, values: dict[str, Any], previous: list[dict[str, Any]]) -> dict:
+        attempts = list(previous)
+        upstream: dict[str, Any] = {}
+        for candidate in range(self.settings.num_candidates):
+            try:
+                out = self._call_single(self.single_model_code, description, candidate)
+            except Exception as exc:
+                attempts.append({"route": "llm", "candidate": candidate, "attempt": 0, "passed": False,
+                                 "stage_failed": "agent", "error": f"{type(exc).__name__}: {exc}"})
+                continue
+            # The SAR spec the code must agree with comes from the same call.
+            upstream = {"parameters": out.parameters, "mdp": out.mdp, "sar": out.sar}
+            result = self._repair_loop(extract_code(out.code), candidate=candidate, sar=out.sar, attempts=attempts)
+            if result is not None:
+                return {**upstream, **result, "attempts": attempts}
+        if not upstream:
+            raise StageFailed("single_model_code", attempts[-1]["error"] if attempts else "no output")
+        return {**upstream, **self._failed_env(attempts, [], "llm")}

@@ -1,0 +1,200 @@
+"""A run's directory: every stage's output as it finishes, the summary, and what resuming needs.
+
+Layout::
+
+    runs/<timestamp>_<label>/
+        run.json             summary: input, config, status and timing per stage, LM calls and tokens per agent,
+                             environment route, training, verdict (rewritten after every change)
+        stages/<stage>.json  each stage's record: status, seconds, LM usage, typed output
+        description.txt      the input description
+        mdp.md               the formal model (MDPModel.to_latex())
+        env.py               the final environment code (emitted from the spec, or the generated class)
+        config.yaml          the composed configuration
+        run.log              the log
+        training/            learning curve (PNG + JSON) and policy
+
+Every file is written atomically (temporary file, then rename), so a run killed at any moment leaves only whole
+files behind, and a rerun with ``resume=<dir>`` continues after the last completed stage.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["RunDir", "atomic_write_text", "atomic_write_json", "to_jsonable", "register_resolvers"]
+
+RUN_FILE = "run.json"
+STAGES_DIR = "stages"
+
+
+def to_jsonable(value: Any) -> Any:
+    """Plain data for JSON: pydantic models dumped, paths as strings, sets as sorted lists."""
+    if hasattr(value, "model_dump"):
+        return to_jsonable(value.model_dump())
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted(to_jsonable(v) for v in value)
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Atomic JSON write (infinite bounds are kept as ``Infinity``, which Python's json reads back)."""
+    atomic_write_text(path, json.dumps(to_jsonable(data), indent=2) + "\n")
+
+
+class RunDir:
+    """One run's directory; also the program's stage recorder (``load_stage`` / ``save_stage``).
+
+    Args:
+        path: The directory (created if missing).
+        on_stage_start: Called with the stage name before a stage calls the LM (progress display).
+        on_stage_end: Called with the stage name and its record when a stage finishes.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        on_stage_start: Callable[[str], None] | None = None,
+        on_stage_end: Callable[[str, dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.path.mkdir(parents=True, exist_ok=True)
+        (self.path / STAGES_DIR).mkdir(exist_ok=True)
+        self.on_stage_start = on_stage_start
+        self.on_stage_end = on_stage_end
+        run_file = self.path / RUN_FILE
+        self.summary: dict[str, Any] = json.loads(run_file.read_text()) if run_file.exists() else {}
+        self.summary.setdefault("stages", {})
+        self.summary.setdefault("created", datetime.now().isoformat(timespec="seconds"))
+
+    # --- creating and reopening ------------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, base: Path, *, label: str, **kwargs: Any) -> RunDir:
+        """A new directory ``<base>/<timestamp>_<label>`` (a suffix is added if it exists)."""
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label) or "run"
+        path = Path(base) / f"{stamp}_{safe}"
+        suffix = 1
+        while path.exists():
+            suffix += 1
+            path = Path(base) / f"{stamp}_{safe}-{suffix}"
+        return cls(path, **kwargs)
+
+    @classmethod
+    def resume(cls, path: Path, **kwargs: Any) -> RunDir:
+        """Reopen an existing run directory to continue it.
+
+        Raises:
+            FileNotFoundError: If ``path`` is not a run directory (no ``run.json``).
+        """
+        path = Path(path)
+        if not (path / RUN_FILE).exists():
+            raise FileNotFoundError(
+                f"cannot resume {path}: no {RUN_FILE} there; pass resume=<a directory written by python -m alamp.run>"
+            )
+        return cls(path, **kwargs)
+
+    # --- the stage recorder protocol ---------------------------------------------------------------------------
+
+    def stage_file(self, stage: str) -> Path:
+        return self.path / STAGES_DIR / f"{stage}.json"
+
+    def load_stage(self, stage: str) -> dict[str, Any] | None:
+        """The record of a completed stage (status ok), else None."""
+        path = self.stage_file(stage)
+        if not path.exists():
+            return None
+        record = json.loads(path.read_text())
+        return record if record.get("status") == "ok" else None
+
+    def save_stage(self, stage: str, record: dict[str, Any]) -> None:
+        """Write a finished stage's record, then the summary."""
+        atomic_write_json(self.stage_file(stage), record)
+        self.summary["stages"][stage] = {k: v for k, v in record.items() if k != "output"}
+        self.flush()
+        if self.on_stage_end:
+            self.on_stage_end(stage, record)
+
+    def stage_started(self, stage: str) -> None:
+        self.summary["stages"].setdefault(stage, {})["status"] = "running"
+        self.summary["stages"][stage]["started"] = time.time()
+        self.flush()
+        if self.on_stage_start:
+            self.on_stage_start(stage)
+
+    def completed_stages(self) -> list[str]:
+        """Names of the stages whose output is on disk with status ok."""
+        return sorted(p.stem for p in (self.path / STAGES_DIR).glob("*.json") if self.load_stage(p.stem))
+
+    # --- other files ---------------------------------------------------------------------------------------------
+
+    def update(self, **fields: Any) -> None:
+        """Merge fields into the summary and write it."""
+        self.summary.update(to_jsonable(fields))
+        self.flush()
+
+    def flush(self) -> None:
+        atomic_write_json(self.path / RUN_FILE, self.summary)
+
+    def write_text(self, name: str, text: str) -> Path:
+        path = self.path / name
+        atomic_write_text(path, text)
+        return path
+
+    def write_json(self, name: str, data: Any) -> Path:
+        path = self.path / name
+        atomic_write_json(path, data)
+        return path
+
+
+def _run_dir_resolver(
+    resume: str | None, runs_dir: str, stamp: str, task: str | None, description_file: str | None
+) -> str:
+    """Hydra's output directory for ``alamp.run``: the resumed one, else ``<runs_dir>/<stamp>_<task or file>``."""
+    if resume:
+        return str(resume)
+    label = str(task) if task else (Path(str(description_file)).stem if description_file else "run")
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
+    return f"{runs_dir}/{stamp}_{safe}"
+
+
+def register_resolvers() -> None:
+    """Register the ``run_dir`` resolver used by ``conf/hydra/default.yaml`` (idempotent)."""
+    from omegaconf import OmegaConf
+
+    if not OmegaConf.has_resolver("run_dir"):
+        OmegaConf.register_new_resolver("run_dir", _run_dir_resolver)

@@ -1,0 +1,181 @@
+"""The composed programs on scripted fake LMs: whole chains, feedback and repair loops, candidates, accounting."""
+
+from __future__ import annotations
+
+import dspy
+import pytest
+from fake_lm import ScriptedLM
+from program_scripts import (
+    BROKEN_CORRIDOR_CODE,
+    CARTPOLE,
+    CARTPOLE_DESCRIPTION,
+    CORRIDOR,
+    CORRIDOR_DESCRIPTION,
+    GOOD_CORRIDOR_CODE,
+    with_code,
+)
+
+from alamp.program import AGENT_NAMES, ALAMP, PREDICTION_FIELDS, ProgramSettings, SingleModelBaseline, extract_code
+from alamp.schema import EnvSpec, MDPModel, SARSpec
+
+UPSTREAM = ("parameter", "objective", "variable", "constraint", "modeling", "sar")
+
+
+@pytest.fixture(autouse=True)
+def _reset_dspy():
+    yield
+    dspy.configure(lm=None, adapter=None)
+
+
+def _use(script: dict) -> ScriptedLM:
+    lm = ScriptedLM(script)
+    dspy.configure(lm=lm, adapter=dspy.ChatAdapter())
+    return lm
+
+
+@pytest.mark.parametrize(
+    ("script", "description", "obs_dim"),
+    [(CARTPOLE, CARTPOLE_DESCRIPTION, 4), (CORRIDOR, CORRIDOR_DESCRIPTION, 1)],
+    ids=["cartpole", "corridor"],
+)
+def test_whole_chain_compiler_route(script: dict, description: str, obs_dim: int) -> None:
+    lm = _use(script)
+    pred = ALAMP(ProgramSettings(coding="compiler"))(description=description, name="demo")
+    assert pred.status == "ok", pred.error
+    assert set(PREDICTION_FIELDS) <= set(pred.keys())
+    assert pred.coding_path == "compiler" and pred.env_passed
+    assert isinstance(pred.mdp, MDPModel) and isinstance(pred.sar, SARSpec) and isinstance(pred.env_spec, EnvSpec)
+    assert pred.env_report.obs_dim == obs_dim and pred.env_report.n_actions == 2
+    assert list(pred.stages) == [*UPSTREAM, "env"]
+    # One LM call per agent, and the waterfall: the Objective agent saw the Parameter agent's output.
+    assert all(count == 1 for count in lm.calls.values()) and len(lm.calls) == 7
+    objective_prompt = next(user for name, user in lm.log if name == "ObjectiveSignature")
+    first_param = script["ParameterSignature"][0]["parameters"][0]["name"]
+    assert first_param in objective_prompt
+
+
+def test_stage_records_count_calls_and_tokens() -> None:
+    _use(CORRIDOR)
+    pred = ALAMP()(description=CORRIDOR_DESCRIPTION)
+    for stage in UPSTREAM:
+        record = pred.stages[stage]
+        assert record["status"] == "ok" and record["lm"]["calls"] == 1
+        assert record["lm"]["prompt_tokens"] > 0 and record["lm"]["completion_tokens"] > 0
+        assert record["lm_by_agent"][stage]["calls"] == 1
+
+
+def test_spec_errors_go_back_to_the_env_agent() -> None:
+    broken = {"updates": [{"target": "position", "expr": "clip(position + drift, 0, 10)"}]}
+    script = dict(CORRIDOR, EnvSignature=[broken, *CORRIDOR["EnvSignature"]])
+    lm = _use(script)
+    pred = ALAMP(ProgramSettings(max_repairs=1))(description=CORRIDOR_DESCRIPTION)
+    assert pred.status == "ok" and lm.calls["EnvSignature"] == 2
+    assert [a["passed"] for a in pred.attempts] == [False, True]
+    assert pred.attempts[0]["stage_failed"] == "spec" and "drift" in pred.attempts[0]["error"]
+    second_prompt = [user for name, user in lm.log if name == "EnvSignature"][1]
+    assert "drift" in second_prompt  # the checker's words reached the agent
+
+
+def test_llm_route_repair_round() -> None:
+    lm = _use(with_code(CORRIDOR, code=[BROKEN_CORRIDOR_CODE], fixes=[GOOD_CORRIDOR_CODE]))
+    pred = ALAMP(ProgramSettings(coding="llm", max_repairs=2))(description=CORRIDOR_DESCRIPTION)
+    assert pred.status == "ok" and pred.coding_path == "llm"
+    assert [(a["attempt"], a["passed"]) for a in pred.attempts] == [(0, False), (1, True)]
+    assert "NameError" in pred.attempts[0]["error"]
+    repair_prompt = next(user for name, user in lm.log if name == "RepairSignature")
+    assert "name 'spaces' is not defined" in repair_prompt
+    assert pred.code.strip() == GOOD_CORRIDOR_CODE.strip()
+    assert pred.stages["coding"]["lm_by_agent"]["repair"]["calls"] == 1
+
+
+def test_llm_route_repairs_exhausted() -> None:
+    lm = _use(with_code(CORRIDOR, code=[BROKEN_CORRIDOR_CODE], fixes=[BROKEN_CORRIDOR_CODE]))
+    pred = ALAMP(ProgramSettings(coding="llm", max_repairs=2))(description=CORRIDOR_DESCRIPTION)
+    assert pred.status == "env_failed" and not pred.env_passed and pred.coding_path is None
+    assert lm.calls["CodingSignature"] == 1 and lm.calls["RepairSignature"] == 2
+    assert len(pred.attempts) == 3 and "NameError" in pred.error
+    # Nothing upstream is lost.
+    assert pred.mdp is not None and pred.sar is not None and pred.parameters
+
+
+def test_candidates_each_get_a_repair_budget() -> None:
+    lm = _use(with_code(CORRIDOR, code=[BROKEN_CORRIDOR_CODE, GOOD_CORRIDOR_CODE], fixes=[BROKEN_CORRIDOR_CODE]))
+    pred = ALAMP(ProgramSettings(coding="llm", max_repairs=1, num_candidates=2))(description=CORRIDOR_DESCRIPTION)
+    assert pred.env_passed
+    assert [(a["candidate"], a["attempt"], a["passed"]) for a in pred.attempts] == [(0, 0, False), (0, 1, False),
+                                                                                   (1, 0, True)]
+    assert lm.calls["CodingSignature"] == 2
+    # Later candidates are sampled past the cache: a distinct rollout id at a temperature above zero.
+    coding_calls = [h for h in lm.history if "rollout_id" in (h.get("kwargs") or {})]
+    assert coding_calls and all(h["kwargs"]["temperature"] > 0 for h in coding_calls)
+
+
+def test_compiler_then_llm_falls_back_to_code() -> None:
+    bad_env = {"updates": [{"target": "position", "expr": "position + undefined_thing"}]}
+    script = with_code(dict(CORRIDOR, EnvSignature=[bad_env]), code=[GOOD_CORRIDOR_CODE], fixes=[])
+    _use(script)
+    pred = ALAMP(ProgramSettings(coding="compiler_then_llm", max_repairs=0))(description=CORRIDOR_DESCRIPTION)
+    assert pred.env_passed and pred.coding_path == "llm"
+    assert [a["route"] for a in pred.attempts] == ["compiler", "llm"]
+
+
+def test_unparsable_upstream_output_fails_that_stage_clearly() -> None:
+    script = dict(CORRIDOR, VariableSignature=[{"variables": "no idea"}])
+    lm = _use(script)
+    pred = ALAMP(ProgramSettings(stage_retries=1))(description=CORRIDOR_DESCRIPTION)
+    assert pred.status == "failed" and pred.failed_stage == "variable"
+    assert pred.error
+    assert lm.calls["ConstraintSignature"] == 0  # the chain stops at the failed stage
+    assert pred.parameters and pred.objectives  # what came before is kept
+
+
+def test_schema_validator_rejects_bounds_in_wrong_order() -> None:
+    bad = {"variables": [{"name": "position", "role": "state", "low": 10, "high": 0}]}
+    dspy.configure(lm=ScriptedLM(dict(CORRIDOR, VariableSignature=[bad])),
+                   adapter=dspy.ChatAdapter(use_json_adapter_fallback=False))
+    pred = ALAMP(ProgramSettings(stage_retries=0))(description=CORRIDOR_DESCRIPTION)
+    assert pred.failed_stage == "variable" and "low=10.0 > high=0.0" in pred.error
+
+
+def test_single_model_baseline_same_contract() -> None:
+    one_call = {k: v for answer in CORRIDOR.values() for k, v in answer[0].items()}
+    one_call["objectives"] = CORRIDOR["ObjectiveSignature"][0]["objectives"]
+    lm = _use({"SingleModelSignature": [one_call]})
+    pred = SingleModelBaseline()(description=CORRIDOR_DESCRIPTION)
+    assert pred.status == "ok" and pred.env_passed and pred.coding_path == "compiler"
+    assert set(PREDICTION_FIELDS) <= set(pred.keys())
+    assert lm.calls == {"SingleModelSignature": 1}
+
+
+def test_single_model_baseline_llm_route_with_repair() -> None:
+    answer = {"parameters": CORRIDOR["ParameterSignature"][0]["parameters"],
+              "mdp": CORRIDOR["ModelingSignature"][0]["mdp"], "sar": CORRIDOR["SARSignature"][0]["sar"],
+              "code": BROKEN_CORRIDOR_CODE}
+    _use({"SingleModelCodeSignature": [answer], "RepairSignature": [{"fixed_code": GOOD_CORRIDOR_CODE}]})
+    pred = SingleModelBaseline(ProgramSettings(coding="llm"))(description=CORRIDOR_DESCRIPTION)
+    assert pred.env_passed and pred.coding_path == "llm" and len(pred.attempts) == 2
+
+
+def test_agent_attribute_names_are_stable() -> None:
+    names = {name for name, _ in ALAMP().named_predictors()}
+    assert names == set(AGENT_NAMES)
+
+
+def test_per_agent_lm_override() -> None:
+    other = ScriptedLM({})
+    program = ALAMP(lms={"coding": other})
+    assert program.coding.lm is other and program.parameter.lm is None
+    with pytest.raises(ValueError, match="no agent named 'coder'"):
+        ALAMP(lms={"coder": other})
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(ValueError, match="coding='python'"):
+        ProgramSettings(coding="python")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="num_candidates"):
+        ProgramSettings(num_candidates=0)
+
+
+def test_extract_code_from_fences() -> None:
+    assert extract_code("Here:\n```python\nx = 1\n```\nDone") == "x = 1\n"
+    assert extract_code("x = 2") == "x = 2\n"
