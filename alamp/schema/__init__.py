@@ -1,6 +1,16 @@
 """Pydantic models for everything the agents pass on."""
 
-from alamp.schema.agents import MDPModel, Objective, Parameter, SARAction, SARSpec, Constraint, Variable
+from alamp.schema.agents import (
+    Constraint,
+    ExecutionReport,
+    GeneratedCode,
+    MDPModel,
+    Objective,
+    Parameter,
+    SARAction,
+    SARSpec,
+    Variable,
+)
 from alamp.schema.env_spec import ActionSpec, Assignment, EnvSpec, RandomDraw, StateVariable
 
 __all__ = [
@@ -16,4 +26,6 @@ __all__ = [
     "Assignment",
     "ActionSpec",
     "EnvSpec",
+    "ExecutionReport",
+    "GeneratedCode",
 ]

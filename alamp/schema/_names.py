@@ -4,15 +4,38 @@ from __future__ import annotations
 
 import keyword
 import re
+import unicodedata
 
 _NON_IDENT = re.compile(r"[^0-9a-zA-Z_]+")
+# Newton's dot notation: a combining dot above a symbol is its time derivative (x-dot is the velocity of x).
+_COMBINING = {"\u0307": "_dot", "\u0308": "_ddot"}
+
+
+def _transliterate(text: str) -> str:
+    """Spell out symbols a model copies from maths-heavy text: ``θ`` -> ``theta``, ``ẋ`` -> ``x_dot``, ``é`` -> ``e``."""
+    out: list[str] = []
+    for char in unicodedata.normalize("NFD", text):
+        if char.isascii():
+            out.append(char)
+        elif char in _COMBINING:
+            out.append(_COMBINING[char])
+        elif unicodedata.combining(char):
+            continue
+        else:
+            name = unicodedata.name(char, "")
+            if name.startswith("GREEK") and " LETTER " in name:
+                letter = name.split(" LETTER ")[-1].split()[0].lower()
+                out.append((letter if "SMALL" in name else letter.capitalize()) + "_")
+            else:
+                out.append(" ")
+    return "".join(out)
 
 
 def to_identifier(raw: str) -> str:
     """Turn a human or LLM-written name into a Python identifier.
 
-    ``"Pole length (m)"`` becomes ``"pole_length_m"``; ``"x'"`` becomes ``"x"``. The meaning is unambiguous, so
-    we normalise rather than fail.
+    ``"Pole length (m)"`` becomes ``"Pole_length_m"``; ``"x'"`` becomes ``"x"``; ``"θ̇"`` becomes
+    ``"theta_dot"``. The meaning is unambiguous, so we normalise rather than fail.
 
     Args:
         raw: The name as written.
@@ -23,7 +46,7 @@ def to_identifier(raw: str) -> str:
     Raises:
         ValueError: If nothing usable is left (an empty or all-symbol name).
     """
-    text = str(raw).strip().strip("`'\"").replace("'", "")
+    text = _transliterate(str(raw).strip().strip("`'\"").replace("'", ""))
     text = _NON_IDENT.sub("_", text).strip("_")
     text = re.sub(r"_+", "_", text)
     if not text:

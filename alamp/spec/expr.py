@@ -262,6 +262,13 @@ class _Normaliser:
         return ast.Constant(0.0)
 
     def visit_Name(self, node: ast.Name) -> ast.expr:
+        if not node.id.isascii():
+            # Maths-heavy descriptions invite symbols (θ, ẋ); spec names are spelled out the same way everywhere.
+            from alamp.schema._names import to_identifier
+
+            spelled = to_identifier(node.id)
+            self.note(f"{node.id} -> {spelled}")
+            node = ast.Name(spelled, ast.Load())
         if node.id.startswith("_"):
             self.problem(node, "names starting with '_' are reserved; use a plain name")
             return ast.Constant(0.0)
