@@ -66,7 +66,8 @@ class RunOutcome:
             of them, an equivalent dict, or ``None`` when the stage failed. Missing keys count as failed.
         make_env: Zero-argument factory of the generated environment (used in process, for ``fidelity`` only), or
             ``None`` when there is none or it must not run in this process (fidelity is then not measured).
-        coded: Whether the generated environment passed the executor's checks.
+        coded: Whether the generated environment passed the executor's checks (on the llm route, in the
+            sandbox: ``make_env`` is then ``None`` and the verdict's fidelity is n/a).
         trained: Whether training finished.
         policy: The trained policy (anything with ``act(obs) -> int``), or ``None``.
         path: Which path produced the environment: ``"compiler"`` (spec compiler), ``"llm"`` (Coding agent).
@@ -343,8 +344,14 @@ def fidelity(
     each pair is stepped ``repeats`` times (default 64) on each side and the means are compared, allowing four
     standard errors.
 
+    A pair from which the reference itself leaves its own observation space is not counted: no episode steps
+    from such a state (e.g. the step after the day ended, or after the battery ran empty), so the reference's
+    answer there is no ground truth, and an environment that keeps its state in the stated bounds must not lose
+    fidelity for it.
+
     Returns:
-        The share in [0, 1], or ``None`` when the generated environment has no ``set_state``.
+        The share in [0, 1], or ``None`` when the generated environment has no ``set_state`` or no pair could be
+        checked.
     """
     generated = make_generated_env()
     try:
@@ -358,18 +365,36 @@ def fidelity(
         if pairs is None:
             states = _sample_reference_states(task, ref, n_samples, rng)
             pairs = [(state, int(rng.integers(n_actions))) for state in states]
-        agree = 0
+        in_space = _observation_bounds_check(ref.observation_space)
+        agree = checked = 0
         for state, action in pairs:
             ref_out = [_step_from(ref, state, action, int(rng.integers(2**31))) for _ in range(reps)]
+            if not all(in_space(obs) for obs, _, _ in ref_out):
+                continue
+            checked += 1
             try:
                 gen_out = [_step_from(generated, state, action, int(rng.integers(2**31))) for _ in range(reps)]
             except Exception:  # noqa: BLE001 - any failure of generated code is a disagreement, not a crash
                 continue
             agree += _outcomes_agree(ref_out, gen_out, atol=atol, rtol=rtol)
         ref.close()
-        return agree / len(pairs)
+        return agree / checked if checked else None
     finally:
         generated.close()
+
+
+def _observation_bounds_check(space: gym.Space) -> Callable[[np.ndarray], bool]:
+    """``obs -> bool``: whether a flat observation lies in a ``Box`` space's bounds (any other space: always)."""
+    if not isinstance(space, gym.spaces.Box):
+        return lambda obs: True
+    low = np.asarray(space.low, dtype=np.float64).reshape(-1)
+    high = np.asarray(space.high, dtype=np.float64).reshape(-1)
+    slack = 1e-6 * (1.0 + np.maximum(np.abs(low), np.abs(high)))
+
+    def check(obs: np.ndarray) -> bool:
+        return obs.shape == low.shape and bool(np.all(obs >= low - slack) and np.all(obs <= high + slack))
+
+    return check
 
 
 def _outcomes_agree(ref_out: list, gen_out: list, *, atol: float, rtol: float) -> bool:
@@ -429,6 +454,10 @@ def grade(
         messages.append("training did not finish with a policy")
 
     fid: float | None = None
+    if coded and outcome.make_env is None and outcome.path == "llm":
+        # The llm route's environment is generated code: it ran the executor's checks in the sandbox, and it
+        # must never be imported into this process, so there is nothing to measure fidelity on here.
+        messages.append("fidelity n/a: generated code runs only in the sandbox")
     if coded and outcome.make_env is not None and fidelity_samples > 0:
         try:
             fid = fidelity(task, outcome.make_env, n_samples=fidelity_samples, seed=seed)  # type: ignore[arg-type]

@@ -145,6 +145,31 @@ def test_fidelity_sees_the_kind_of_error(task) -> None:
     assert 0.9 < share(MissingTermination) < 1.0  # only the step into the goal differs
 
 
+def test_llm_route_is_graded_coded_without_an_in_process_env(task) -> None:
+    # Generated code (llm route) passed the executor's checks in the sandbox and is never imported here.
+    policy = q_learning(lambda: TimeLimit(HandWrittenCliff(), max_episode_steps=100))
+    outcome = RunOutcome(stages=gold_stages(task), make_env=None, coded=True, trained=True, policy=policy, path="llm")
+    verdict = grade(task=task, outcome=outcome)
+    assert verdict.coded and verdict.policy_success and verdict.failed_level is None
+    assert verdict.fidelity is None and verdict.path == "llm"
+    assert "fidelity n/a: generated code runs only in the sandbox" in verdict.messages
+    assert metric_score(verdict) == pytest.approx(1.0, abs=0.01)
+    failed = grade(task=task, outcome=RunOutcome(stages=gold_stages(task), coded=False, path="llm"))
+    assert failed.failed_level == "coded" and not any("n/a" in m for m in failed.messages)
+
+
+def test_fidelity_ignores_steps_the_reference_takes_out_of_its_own_bounds() -> None:
+    spec = pytest.importorskip("alamp.spec", reason="alamp.spec (issue 7) is not there yet")
+    task = load_task("battery_arbitrage")  # the reference steps from hour 24 (day over) to hour 25
+    clipped = task.gold.env_spec
+    assert all(s.clip for s in clipped.state)
+    unclipped = clipped.model_copy(update={"state": [s.model_copy(update={"clip": False}) for s in clipped.state]})
+    assert fidelity(task, spec.compile_spec(clipped).make_env, n_samples=200) == 1.0
+    assert fidelity(task, spec.compile_spec(unclipped).make_env, n_samples=200) == 1.0
+    dearer = clipped.model_copy(update={"reward": "efficiency * price * sold - 2 * price * bought"})
+    assert fidelity(task, spec.compile_spec(dearer).make_env, n_samples=200) < 0.9
+
+
 def test_earlier_levels_fail_first(task) -> None:
     stages = gold_stages(task)
     missing_sar = {k: v for k, v in stages.items() if k != "sar"}

@@ -81,6 +81,24 @@ def test_gold_env_spec_compiles_and_reproduces_the_reference(task_id: str) -> No
     assert fidelity(task, compiled.make_env, n_samples=60, seed=1, repeats=16) == 1.0
 
 
+@pytest.mark.parametrize("task_id", TASK_IDS)
+def test_gold_expressions_are_in_the_spec_language(task_id: str) -> None:
+    """What the small model learns to write from the gold demos is what the spec compiler accepts."""
+    expr = pytest.importorskip("alamp.spec.expr", reason="alamp.spec (issue 7) is not there yet")
+    from alamp.assemble import parse_assignments
+
+    gold = load_task(task_id).gold
+    texts = [c.expression for c in gold.constraints] + [gold.sar.reward]
+    texts += [v.initial for v in gold.variables if v.initial]
+    texts += [u.expr for a in gold.sar.actions for u in parse_assignments(a.effect)[0]]
+    problems: list[str] = []
+    for i, text in enumerate(texts):
+        expr.parse_expression(text, label=f"{task_id}[{i}]", declared=set(), problems=problems, normalisations=[])
+    assert problems == []
+    # The termination constraints are the conditions that END an episode; the MDP states the same ones.
+    assert gold.mdp.termination == [c.expression for c in gold.constraints if c.kind == "termination"]
+
+
 def test_task_to_example_carries_description_and_gold() -> None:
     task = load_task("inventory")
     example = task_to_example(task)
