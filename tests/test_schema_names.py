@@ -32,3 +32,23 @@ def test_spec_expressions_with_symbols_compile_to_the_spelled_names() -> None:
     spec.reward = "1.0 + 0 * θ"
     compiled = compile_spec(spec)
     assert any("θ -> theta" in note for note in compiled.normalisations)
+
+
+@pytest.mark.parametrize(
+    ("written", "python"),
+    [("|x| > 2.4", "abs(x) > 2.4"), ("masscart * cos²(theta)", "masscart * cos(theta) ** 2"), ("x² + 1", "x ** 2 + 1"),
+     ("abs(x) ≤ 2", "abs(x) <= 2"), ("2 × x − 1", "2 * x - 1")],
+)
+def test_textbook_notation_is_rewritten_and_recorded(written: str, python: str) -> None:
+    spec = cartpole_spec().model_copy(deep=True)
+    spec.reward = f"0 * ({written}) + 1"
+    compiled = compile_spec(spec)
+    assert any("maths notation" in note and python.replace(" ", "") in note.replace(" ", "")
+               for note in compiled.normalisations), compiled.normalisations
+
+
+def test_bitwise_or_between_conditions_is_not_read_as_abs_bars() -> None:
+    spec = cartpole_spec().model_copy(deep=True)
+    spec.terminated = ["(x > 2.4) | (x < -2.4)"]
+    compiled = compile_spec(spec)
+    assert not any("maths notation" in note for note in compiled.normalisations)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import difflib
 import math
+import re
 from dataclasses import dataclass, field
 
 __all__ = [
@@ -466,6 +467,50 @@ def _strip_assignment(
     return value
 
 
+
+_UNICODE_OPERATORS = {"\u2212": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*", "\u00f7": "/", "\u2264": "<=",
+                      "\u2265": ">=", "\u2260": "!="}
+_SUPERSCRIPTS = {"\u00b2": "2", "\u00b3": "3"}
+_ABS_BARS = re.compile(r"\|([^|]+)\|")
+
+
+def _rewrite_maths_notation(text: str) -> str:
+    """Rewrite textbook notation whose meaning is unambiguous into Python syntax.
+
+    ``|x| > 2.4`` -> ``abs(x) > 2.4`` (only when the text is not valid Python as written, since ``|`` is also an
+    operator), ``cos²(theta)`` -> ``cos(theta)**2``, ``x²`` -> ``x**2``, and unicode operators (``−``, ``×``, ``≤``).
+    """
+    for symbol, ascii_op in _UNICODE_OPERATORS.items():
+        text = text.replace(symbol, ascii_op)
+    for symbol, power in _SUPERSCRIPTS.items():
+        while symbol in text:
+            at = text.index(symbol)
+            before, after = text[:at], text[at + 1:]
+            if after.startswith("("):  # f²(x): the power applies to the call's result
+                depth, end = 0, 0
+                while end < len(after):
+                    depth += {"(": 1, ")": -1}.get(after[end], 0)
+                    if depth == 0:
+                        break
+                    end += 1
+                text = f"{before}{after[:end + 1]}**{power}{after[end + 1:]}"
+            else:
+                text = f"{before}**{power}{after}"
+    try:
+        ast.parse(text, mode="eval")
+    except SyntaxError:
+        if "|" in text:
+            candidate = _ABS_BARS.sub(lambda m: f"abs({m.group(1).strip()})", text)
+            try:
+                ast.parse(candidate, mode="eval")
+            except SyntaxError:
+                return text
+            return candidate
+    except (RecursionError, MemoryError, ValueError):
+        return text
+    return text
+
+
 def parse_expression(
     raw: object,
     *,
@@ -503,6 +548,10 @@ def parse_expression(
         return None
     if text.endswith(";"):
         text = text.rstrip(";").strip()
+    rewritten = _rewrite_maths_notation(text)
+    if rewritten != text:
+        normalisations.append(f"{full_label}: maths notation -> '{short(rewritten, 80)}'")
+        text = rewritten
     try:
         tree: ast.expr | None = ast.parse(text, mode="eval").body
     except SyntaxError:
