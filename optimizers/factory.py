@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import dspy
+
 from alamp.optimizers.demos import PerAgentLabeledFewShot
 
 __all__ = ["OPTIMIZERS", "OptimizerConfigError", "CompileOutcome", "build_optimizer", "compile_program"]

@@ -13,10 +13,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-import alamp.signatures as sigs
 from dspy.clients.engines.dummy_engine import AsyncDummyEngine, DummyEngine
 from dspy.lm15 import Message, Response, TextPart, Usage
 from dspy.utils import DummyLM
+
+import alamp.signatures as sigs
 
 Answer = dict[str, Any] | Callable[[str], dict[str, Any]]
 

@@ -11,8 +11,6 @@ from pathlib import Path
 
 import dspy
 import pytest
-from alamp.optimizers import PerAgentLabeledFewShot
-from alamp.signatures import ObjectiveSignature, ParameterSignature
 
 from alamp.artifact import (
     ProgramStructureError,
@@ -22,8 +20,10 @@ from alamp.artifact import (
     save_program,
     structure_fingerprint,
 )
+from alamp.optimizers import PerAgentLabeledFewShot
 from alamp.program import AGENT_NAMES, ALAMP
 from alamp.schema import Constraint, EnvSpec, MDPModel, Objective, Parameter, SARSpec, Variable
+from alamp.signatures import ObjectiveSignature, ParameterSignature
 
 ROOT = Path(__file__).resolve().parents[1]
 

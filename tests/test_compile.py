@@ -9,12 +9,12 @@ from typing import Any
 import dspy
 import pytest
 import yaml
-from alamp.optimizers import OPTIMIZERS, OptimizerConfigError, build_optimizer, compile_program
 from dspy.utils import DummyLM
 from test_artifact import Tiny, gold_example
 
 from alamp.artifact import load_program, read_metadata
 from alamp.compile import compile_from_config
+from alamp.optimizers import OPTIMIZERS, OptimizerConfigError, build_optimizer, compile_program
 from alamp.paths import conf_dir
 
 PARAMS = [{"name": "gain", "value": 1.0, "unit": "", "description": ""}]

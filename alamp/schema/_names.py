@@ -12,7 +12,7 @@ _COMBINING = {"\u0307": "_dot", "\u0308": "_ddot"}
 
 
 def _transliterate(text: str) -> str:
-    """Spell out symbols a model copies from maths-heavy text: ``θ`` -> ``theta``, ``ẋ`` -> ``x_dot``, ``é`` -> ``e``."""
+    """Spell out symbols a model copies from maths-heavy text: ``θ`` -> ``theta``, ``ẋ`` -> ``x_dot``."""
     out: list[str] = []
     for char in unicodedata.normalize("NFD", text):
         if char.isascii():
