@@ -241,6 +241,9 @@ def build_lm(cfg: LMConfig) -> dspy.LM:
     """
     import dspy
 
+    # LiteLLM logs two INFO lines per request; with a run's progress display they drown everything else.
+    for name in ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     kwargs: dict[str, Any] = dict(cfg.lm_kwargs)
     api_base = cfg.api_base
     if cfg.backend == "local":
