@@ -52,3 +52,14 @@ def test_bitwise_or_between_conditions_is_not_read_as_abs_bars() -> None:
     spec.terminated = ["(x > 2.4) | (x < -2.4)"]
     compiled = compile_spec(spec)
     assert not any("maths notation" in note for note in compiled.normalisations)
+
+
+@pytest.mark.parametrize(
+    ("written", "python"),
+    [("m·cos²θ / M", "m*cos(θ)**2 / M"), ("g·sin θ − 1", "g*sin(θ) - 1"), ("a && b", "a  and  b"),
+     ("x ← x + 1", "x = x + 1"), ("sine + cost", "sine + cost")],
+)
+def test_textbook_function_application_and_operators(written: str, python: str) -> None:
+    from alamp.spec.expr import _rewrite_maths_notation
+
+    assert _rewrite_maths_notation(written) == python

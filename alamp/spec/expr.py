@@ -471,6 +471,11 @@ def _strip_assignment(
 _UNICODE_OPERATORS = {"\u2212": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*", "\u00f7": "/", "\u2264": "<=",
                       "\u2265": ">=", "\u2260": "!="}
 _SUPERSCRIPTS = {"\u00b2": "2", "\u00b3": "3"}
+_WORD_OPERATORS = {"&&": " and ", "||": " or ", "\u2190": "="}
+# ``sin θ`` / ``cos²θ``: a function applied to a bare name without parentheses (textbook notation).
+_BARE_CALL = re.compile(
+    r"\b(sin|cos|tan|tanh|exp|log|sqrt)(?:(\u00b2|\u00b3)\s*|\s+)([^\W\d]\w*[\u0300-\u036f]*)(?!\s*\()"
+)
 _ABS_BARS = re.compile(r"\|([^|]+)\|")
 
 
@@ -478,10 +483,12 @@ def _rewrite_maths_notation(text: str) -> str:
     """Rewrite textbook notation whose meaning is unambiguous into Python syntax.
 
     ``|x| > 2.4`` -> ``abs(x) > 2.4`` (only when the text is not valid Python as written, since ``|`` is also an
-    operator), ``cos²(theta)`` -> ``cos(theta)**2``, ``x²`` -> ``x**2``, and unicode operators (``−``, ``×``, ``≤``).
+    operator), ``cos²(theta)`` -> ``cos(theta)**2``, ``sin θ`` -> ``sin(θ)``, ``x²`` -> ``x**2``, ``&&``/``||`` ->
+    ``and``/``or``, ``←`` -> ``=``, and unicode operators (``−``, ``×``, ``·``, ``≤``).
     """
-    for symbol, ascii_op in _UNICODE_OPERATORS.items():
+    for symbol, ascii_op in {**_UNICODE_OPERATORS, **_WORD_OPERATORS}.items():
         text = text.replace(symbol, ascii_op)
+    text = _BARE_CALL.sub(lambda m: f"{m.group(1)}{m.group(2) or ''}({m.group(3)})", text)
     for symbol, power in _SUPERSCRIPTS.items():
         while symbol in text:
             at = text.index(symbol)
