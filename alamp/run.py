@@ -25,12 +25,14 @@ from typing import Any
 import dspy
 from omegaconf import DictConfig, OmegaConf
 
-from alamp.paths import conf_dir
+from alamp.paths import conf_dir, project_root
 from alamp.program import ALAMP, ProgramSettings, SingleModelBaseline
 from alamp.run_dir import RunDir, register_resolvers
 from alamp.sandbox import SandboxLimits
 
-__all__ = ["main", "run", "RunInputError", "build_program", "load_compiled", "settings_from_config"]
+__all__ = [
+    "main", "run", "RunInputError", "build_program", "load_compiled", "resolve_program_path", "settings_from_config",
+]
 
 log = logging.getLogger(__name__)
 
@@ -94,9 +96,26 @@ def build_program(cfg: DictConfig) -> dspy.Module:
     if name not in classes:
         raise RunInputError(f"pipeline={name!r} is unknown; use pipeline=alamp or pipeline=single_model")
     program = classes[name](settings, lms=_agent_lms(cfg))
-    if cfg.get("program"):
-        program = load_compiled(program, cfg.program)
+    path = resolve_program_path(cfg)
+    if path is not None:
+        program = load_compiled(program, path)
     return program
+
+
+def resolve_program_path(cfg: DictConfig) -> Path | None:
+    """The compiled program to load: ``program=PATH``, none for ``program=null|none``, and for ``program=auto``
+    the pipeline's shipped ``default_program`` when that file exists (else the zero-shot program)."""
+    value = cfg.get("program")
+    if value is None or str(value).lower() in ("", "none", "null", "zero_shot"):
+        return None
+    if str(value).lower() == "auto":
+        default = cfg.pipeline.get("default_program")
+        if not default:
+            return None
+        path = Path(default)
+        path = path if path.is_absolute() else project_root() / path
+        return path if path.exists() else None
+    return Path(str(value))
 
 
 # --- input ------------------------------------------------------------------------------------------------------
@@ -237,7 +256,7 @@ def run(cfg: DictConfig, *, run_dir: Path | None = None, lm: dspy.LM | None = No
         pipeline=cfg.pipeline.name,
         coding=cfg.coding.name,
         seed=int(cfg.seed),
-        program=cfg.get("program"),
+        program=str(resolve_program_path(cfg) or "") or None,
         lm_config=_lm_description(cfg, active_lm),
         status="running",
         resumed=resumed,
