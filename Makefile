@@ -8,6 +8,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.alamp-setup-$(shell cksum pyproject.toml | cut -d' ' -f1)
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
+ARGS ?= task=cartpole
 
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
