@@ -314,12 +314,27 @@ def _verdict_without_training(pred: Any) -> dict[str, Any]:
             "failed_level": failed_level or "training", "graded": False}
 
 
+def _failed_env_module(pred: Any) -> str:
+    """A placeholder ``env.py`` for a run whose environment never passed the checks, with the last error."""
+    last = (pred.attempts or [{}])[-1]
+    error = str(last.get("error") or pred.error or "no candidate was produced").replace('"""', "'''")
+    route = last.get("route", pred.coding_path)
+    return (
+        f'"""No environment passed alamp\'s checks in this run (route: {route}).\n\n'
+        f"Last checker error (the repair step saw it too):\n\n{error}\n"
+        '"""\n\nraise SystemExit("this run produced no working environment; see run.json and stages/env.json")\n'
+    )
+
+
 def _write_artifacts(directory: RunDir, pred: Any) -> dict[str, Any]:
     """mdp.md, env.py and the run summary's stage, route and LM fields."""
     if pred.mdp is not None:
         directory.write_text("mdp.md", pred.mdp.to_latex())
     if pred.code:
         directory.write_text("env.py", pred.code)
+    elif pred.mdp is not None:
+        # The chain reached the environment stage but nothing passed: env.py says so rather than going missing.
+        directory.write_text("env.py", _failed_env_module(pred))
     if pred.env_spec is not None:
         directory.write_json("env_spec.json", pred.env_spec)
     stages = {name: {k: v for k, v in record.items() if k != "output"} for name, record in pred.stages.items()}

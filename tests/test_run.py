@@ -135,3 +135,14 @@ def test_task_run_trains_and_grades(tmp_path: Path) -> None:
     verdict = summary["verdict"]
     assert verdict["task_id"] == "cartpole" and verdict["coded"] and verdict["trained"]
     assert verdict["path"] == "compiler"
+
+
+def test_compiler_route_failure_still_writes_an_env_py_that_explains(tmp_path: Path) -> None:
+    broken = {"updates": [{"target": "position", "expr": "clip(position + drift, 0, 10)"}]}
+    lm = _fake(dict(CORRIDOR, EnvSignature=[broken, broken]))
+    out = tmp_path / "run"
+    summary = run(_cfg(f"description_file={_description_file(tmp_path)}", "max_repairs=1"), run_dir=out, lm=lm)
+    assert summary["status"] == "env_failed"
+    env_py = (out / "env.py").read_text()
+    assert "No environment passed" in env_py and "drift" in env_py
+    compile(env_py, "env.py", "exec")  # a valid module that says why it has no environment
