@@ -227,6 +227,18 @@ def assemble(
             notes.append(f"parameter {param.name!r} is also a state variable; used it as the start value only")
             continue
         constants[param.name] = param.value
+    # Equations in the text use symbols (M, τ, m·l); the Env agent copies them. A parameter's symbol becomes an
+    # alias constant when it names nothing else, so `M` and `total_mass` both resolve.
+    for param in parameters:
+        if not param.symbol.strip() or param.name not in constants:
+            continue
+        try:
+            alias = to_identifier(param.symbol)
+        except ValueError:
+            continue
+        if alias != param.name and alias not in constants and alias not in state_names:
+            constants[alias] = param.value
+            notes.append(f"parameter {param.name!r}: its symbol {param.symbol!r} is also usable as {alias!r}")
 
     state: list[StateVariable] = []
     for var in state_vars:

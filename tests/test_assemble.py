@@ -143,3 +143,15 @@ def test_statement_where_an_expression_was_asked_is_normalised() -> None:
     assert any("read" in note for note in assembly.notes)
     outputs["updates"] = [Assignment(target="position", expr="other = 1")]  # another name: left to the compiler
     assert assemble(**outputs).spec.updates[0].expr == "other = 1"
+
+
+def test_parameter_symbols_from_the_text_become_alias_constants() -> None:
+    outputs = _outputs(CORRIDOR)
+    first = outputs["parameters"][0]
+    outputs["parameters"][0] = first.model_copy(update={"symbol": "τ"})
+    outputs["parameters"].append(Parameter(name="clash", value=1.0, symbol=first.name))  # would shadow: skipped
+    assembly = assemble(**outputs)
+    assert assembly.spec.constants["tau"] == first.value
+    assert assembly.spec.constants[first.name] == first.value
+    assert any("'τ'" in note and "'tau'" in note for note in assembly.notes)
+    compile_spec(assembly.spec)

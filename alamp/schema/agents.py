@@ -40,11 +40,17 @@ class Parameter(_Model):
     value: float = Field(description="numeric value as stated in the text")
     unit: str = Field(default="", description="unit, empty if none")
     description: str = Field(default="", description="one short sentence")
+    symbol: str = Field(default="", description="the symbol the text's equations use for it, e.g. M or τ; may be empty")
 
     @field_validator("name", mode="before")
     @classmethod
     def _name(cls, v: str) -> str:
         return to_identifier(v)
+
+    @field_validator("symbol", mode="before")
+    @classmethod
+    def _symbol(cls, v: object) -> str:
+        return "" if v is None else str(v)
 
     @field_validator("value", mode="before")
     @classmethod
