@@ -63,3 +63,19 @@ def test_textbook_function_application_and_operators(written: str, python: str) 
     from alamp.spec.expr import _rewrite_maths_notation
 
     assert _rewrite_maths_notation(written) == python
+
+
+def test_sar_actions_written_as_strings_are_taken_with_their_effects() -> None:
+    from alamp.schema import SARSpec
+
+    sar = SARSpec.model_validate({"observations": ["x"], "reward": "-x",
+                                  "actions": ["serve user 1", "push_left: force = -force_mag"]})
+    assert [a.name for a in sar.actions] == ["serve_user_1", "push_left"]
+    assert sar.actions[1].effect == "force = -force_mag"
+
+
+def test_sar_actions_still_refuse_duplicates() -> None:
+    from alamp.schema import SARSpec
+
+    with pytest.raises(ValueError, match="duplicate action"):
+        SARSpec.model_validate({"observations": ["x"], "reward": "-x", "actions": ["left", "left"]})

@@ -214,6 +214,22 @@ class SARSpec(_Model):
         check_unique(names, "observation")
         return names
 
+    @field_validator("actions", mode="before")
+    @classmethod
+    def _actions_from_strings(cls, v: object) -> object:
+        # ["push_left", ...] or ["push_left: force = -force_mag", ...]: a bare name (optionally with its effect
+        # after a colon) is an unambiguous action, so take it rather than fail the whole SAR output.
+        if not isinstance(v, list):
+            return v
+        items: list[object] = []
+        for item in v:
+            if isinstance(item, str):
+                name, _, effect = item.partition(":")
+                items.append({"name": name, "effect": effect.strip()})
+            else:
+                items.append(item)
+        return items
+
     @field_validator("actions", mode="after")
     @classmethod
     def _actions(cls, v: list[SARAction]) -> list[SARAction]:
