@@ -79,3 +79,27 @@ def test_sar_actions_still_refuse_duplicates() -> None:
 
     with pytest.raises(ValueError, match="duplicate action"):
         SARSpec.model_validate({"observations": ["x"], "reward": "-x", "actions": ["left", "left"]})
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [("0.5 m", 0.5), ("1,000", 1000.0), ("-np.pi/2", -1.5707963267948966), ("12 * pi / 180", 0.20943951023931953),
+     ("2**3", 8.0), (" 9.8 ", 9.8)],
+)
+def test_numbers_written_as_text_are_read(written: str, value: float) -> None:
+    from alamp.schema import Parameter
+
+    assert Parameter(name="p", value=written).value == pytest.approx(value)
+    assert Variable(name="v", role="state", low=written, high=1e9).low == pytest.approx(value)
+
+
+@pytest.mark.parametrize("written", ["abc", "__import__('os')", "10**10**10", "x + 1"])
+def test_text_that_is_no_number_is_refused_with_a_hint(written: str) -> None:
+    from alamp.schema import Parameter
+
+    with pytest.raises(ValueError, match="not a number"):
+        Parameter(name="p", value=written)
+
+
+def test_empty_bound_means_unbounded() -> None:
+    assert Variable(name="v", role="state", low="", high="none").low is None

@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from alamp.schema._names import check_unique, to_identifier
+from alamp.schema._numbers import read_number
 
 __all__ = [
     "Parameter",
@@ -55,14 +56,7 @@ class Parameter(_Model):
     @field_validator("value", mode="before")
     @classmethod
     def _value(cls, v: object) -> object:
-        # "0.5 m" or "1,000" are unambiguous numbers written as strings.
-        if isinstance(v, str):
-            text = v.strip().replace(",", "").split()[0] if v.strip() else v
-            try:
-                return float(text)
-            except ValueError as exc:
-                raise ValueError(f"parameter value {v!r} is not a number; write only the number, e.g. 9.8") from exc
-        return v
+        return read_number(v, what="parameter value")
 
 
 class Objective(_Model):
@@ -115,6 +109,13 @@ class Variable(_Model):
     @classmethod
     def _initial(cls, v: object) -> str:
         return "" if v is None else str(v)
+
+    @field_validator("low", "high", mode="before")
+    @classmethod
+    def _bound(cls, v: object, info: ValidationInfo) -> object:
+        if isinstance(v, str) and v.strip().lower() in ("", "none", "null"):
+            return None
+        return read_number(v, what=f"bound {info.field_name}")
 
     @model_validator(mode="after")
     def _bounds(self) -> Variable:
