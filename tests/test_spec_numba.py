@@ -7,6 +7,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
+from test_spec_hostile import RUNTIME  # the same run-time corpus, on the numba backend
 
 from alamp.spec import compile_spec
 from alamp.spec.compiled import NUMBA_AUTO_MIN_ENVS, NumbaSpecVectorEnv, SpecVectorEnv
@@ -197,15 +198,6 @@ def one_variable_spec(update: str, reward: str = "x") -> dict:
     }
 
 
-RUNTIME = {
-    "division by zero": ("x / (x - x)", "x"),
-    "overflow": ("exp(exp(x + 10))", "x"),
-    "log of a negative number": ("log(-abs(x) - 1)", "x"),
-    "sqrt of a negative number": ("sqrt(x - 100)", "x"),
-    "negative base to a fractional power": ("(x - 50) ** 0.5", "x"),
-    "poisson with a negative rate": ("poisson(x - 100)", "x"),
-    "nan in the reward only": ("x", "log(x - 100)"),
-}
 
 
 @pytest.mark.parametrize(("update", "reward"), list(RUNTIME.values()), ids=list(RUNTIME))
