@@ -5,6 +5,9 @@ from __future__ import annotations
 import keyword
 import re
 import unicodedata
+from typing import Annotated
+
+from pydantic import BeforeValidator
 
 _NON_IDENT = re.compile(r"[^0-9a-zA-Z_]+")
 # Newton's dot notation: a combining dot above a symbol is its time derivative (x-dot is the velocity of x).
@@ -64,3 +67,7 @@ def check_unique(names: list[str], what: str) -> None:
     dups = [n for n in names if n in seen or seen.add(n)]  # type: ignore[func-returns-value]
     if dups:
         raise ValueError(f"duplicate {what} names: {sorted(set(dups))}; every {what} needs its own name")
+
+
+# A name field that normalises what the model wrote (``"Pole length"`` -> ``Pole_length``, ``θ̇`` -> ``theta_dot``).
+Identifier = Annotated[str, BeforeValidator(to_identifier)]

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from alamp.schema._names import check_unique, to_identifier
+from alamp.schema._names import Identifier, check_unique, to_identifier
 from alamp.schema._numbers import read_number
 
 __all__ = [
@@ -37,16 +37,12 @@ class _Model(BaseModel):
 class Parameter(_Model):
     """A fixed constant of the problem, stated in the text (e.g. ``gravity = 9.8 m/s^2``)."""
 
-    name: str = Field(description="snake_case identifier, e.g. pole_length")
+    name: Identifier = Field(description="snake_case identifier, e.g. pole_length")
     value: float = Field(description="numeric value as stated in the text")
     unit: str = Field(default="", description="unit, empty if none")
     description: str = Field(default="", description="one short sentence")
     symbol: str = Field(default="", description="the symbol the text's equations use for it, e.g. M or τ; may be empty")
 
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return to_identifier(v)
 
     @field_validator("symbol", mode="before")
     @classmethod
@@ -62,16 +58,12 @@ class Parameter(_Model):
 class Objective(_Model):
     """What the controller should maximise or minimise."""
 
-    name: str = Field(description="snake_case identifier, e.g. keep_pole_upright")
+    name: Identifier = Field(description="snake_case identifier, e.g. keep_pole_upright")
     sense: Literal["max", "min"] = Field(description="max or min")
     expression: str = Field(default="", description="formula over parameters and variables, if one is stated")
     description: str = Field(default="", description="one short sentence")
     weight: float = Field(default=1.0, description="relative weight when there are several objectives")
 
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return to_identifier(v)
 
     @field_validator("sense", mode="before")
     @classmethod
@@ -85,7 +77,7 @@ class Objective(_Model):
 class Variable(_Model):
     """A quantity that changes: part of the state, an action, or an exogenous random input."""
 
-    name: str = Field(description="snake_case identifier, e.g. cart_velocity")
+    name: Identifier = Field(description="snake_case identifier, e.g. cart_velocity")
     role: Literal["state", "action", "exogenous"] = Field(description="state, action or exogenous")
     domain: Literal["continuous", "integer", "binary", "categorical"] = Field(default="continuous")
     low: float | None = Field(default=None, description="lowest allowed value (a bound, not the start value)")
@@ -93,10 +85,6 @@ class Variable(_Model):
     initial: str = Field(default="", description="start value or distribution, e.g. 0 or uniform(-0.05, 0.05)")
     description: str = Field(default="", description="one short sentence")
 
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return to_identifier(v)
 
     @field_validator("role", "domain", mode="before")
     @classmethod
@@ -186,13 +174,9 @@ class MDPModel(_Model):
 class SARAction(_Model):
     """One discrete action and what it does."""
 
-    name: str = Field(description="snake_case identifier, e.g. push_left")
+    name: Identifier = Field(description="snake_case identifier, e.g. push_left")
     effect: str = Field(default="", description="its effect as an assignment, e.g. force = -force_mag")
 
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return to_identifier(v)
 
 
 class SARSpec(_Model):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from alamp.schema._names import check_unique, to_identifier
+from alamp.schema._names import Identifier, check_unique, to_identifier
 
 __all__ = ["StateVariable", "RandomDraw", "Assignment", "ActionSpec", "EnvSpec"]
 
@@ -37,17 +37,13 @@ def _expression_text(value: object) -> object:
 class StateVariable(_Model):
     """A scalar state variable."""
 
-    name: str
+    name: Identifier
     low: float = Field(description="smallest value the variable can take (observation bound)")
     high: float = Field(description="largest value the variable can take (observation bound)")
     init: str = Field(default="0", description="start value or distribution expression, e.g. uniform(-0.05, 0.05)")
     clip: bool = Field(default=False, description="clip to [low, high] after every step")
     description: str = ""
 
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return to_identifier(v)
 
     @field_validator("init", mode="before")
     @classmethod
@@ -64,7 +60,7 @@ class StateVariable(_Model):
 class RandomDraw(_Model):
     """An exogenous random quantity drawn at the start of every step, e.g. ``demand = poisson(lam)``."""
 
-    name: str
+    name: Identifier
     expr: str
 
     @field_validator("expr", mode="before")
@@ -72,16 +68,12 @@ class RandomDraw(_Model):
     def _expr(cls, v: object) -> object:
         return _expression_text(v)
 
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return to_identifier(v)
 
 
 class Assignment(_Model):
     """``target = expr``; targets are state variables or intermediate names."""
 
-    target: str
+    target: Identifier
     expr: str
 
     @field_validator("expr", mode="before")
@@ -89,23 +81,15 @@ class Assignment(_Model):
     def _expr(cls, v: object) -> object:
         return _expression_text(v)
 
-    @field_validator("target", mode="before")
-    @classmethod
-    def _target(cls, v: str) -> str:
-        return to_identifier(v)
 
 
 class ActionSpec(_Model):
     """A discrete action; it may carry its own updates (``north: y = y + 1``, or ``force = -10``)."""
 
-    name: str
+    name: Identifier
     updates: list[Assignment] = Field(default_factory=list)
     description: str = ""
 
-    @field_validator("name", mode="before")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        return to_identifier(v)
 
 
 class EnvSpec(_Model):
