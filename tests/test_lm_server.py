@@ -153,7 +153,10 @@ def test_a_killed_child_is_detected(server: LocalServer) -> None:
     server.start()
     assert server.pid is not None
     os.kill(server.pid, signal.SIGKILL)
-    assert _wait_gone(server.pid)
+    # Not _wait_gone: a multi-threaded child's leader shows as a zombie in /proc while its other threads still
+    # exit, and waitpid reports it only after that, so poll() could still say "running" for a moment.
+    assert server._proc is not None
+    server._proc.wait(timeout=10)
     assert not server.is_healthy()
     with pytest.raises(ServerDiedError, match="killed by signal 9"):
         server.check_health()
@@ -228,6 +231,28 @@ def test_build_lm_talks_to_the_managed_server_with_repeat_penalty(
     assert body["model"] == cfg.served_model_name
     assert body["repeat_penalty"] == 1.1
     assert body["max_tokens"] == 50
+
+
+def test_the_lm_follows_its_server_when_it_is_killed_or_replaced(
+    fake_server: Path, fake_gguf: Path, tmp_path: Path
+) -> None:
+    # A plain dspy.LM would keep the dead server's port and fail with "Connection error" from then on.
+    cfg = _local_cfg(fake_server, fake_gguf, cache=False)
+    try:
+        lm = build_lm(cfg)
+        first = get_local_server(cfg)
+        pid = first.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        assert _wait_gone(pid)
+        assert lm("hello") == ["fake answer"]
+        restarted = get_local_server(cfg)
+        assert restarted.pid != pid and lm.kwargs["api_base"] == restarted.base_url
+        stop_local_server()  # e.g. another configuration took the shared slot, then released it
+        assert lm("hello again") == ["fake answer"]
+        assert lm.copy(temperature=0.7)("a copy too") == ["fake answer"]
+    finally:
+        stop_local_server()
 
 
 def test_a_server_started_from_a_worker_thread_outlives_the_thread(server: LocalServer) -> None:

@@ -246,11 +246,8 @@ def build_lm(cfg: LMConfig) -> dspy.LM:
         logging.getLogger(name).setLevel(logging.WARNING)
     kwargs: dict[str, Any] = dict(cfg.lm_kwargs)
     api_base = cfg.api_base
+    managed_server = cfg.backend == "local" and api_base is None
     if cfg.backend == "local":
-        if api_base is None:
-            from alamp.lm.server import get_local_server
-
-            api_base = get_local_server(cfg).base_url
         if cfg.repeat_penalty is not None:
             # Not an OpenAI parameter: llama_cpp.server reads it from the request body.
             kwargs["extra_body"] = {"repeat_penalty": cfg.repeat_penalty, **kwargs.get("extra_body", {})}
@@ -261,15 +258,21 @@ def build_lm(cfg: LMConfig) -> dspy.LM:
         kwargs["api_base"] = api_base
     if api_key is not None:
         kwargs["api_key"] = api_key
-    logger.info("LM: backend=%s model=%s api_base=%s", cfg.backend, cfg.model, api_base or "(provider default)")
-    return dspy.LM(
-        cfg.model,
+    common: dict[str, Any] = dict(
         temperature=cfg.temperature,
         max_tokens=cfg.max_tokens,
         cache=cfg.cache,
         num_retries=cfg.num_retries,
         **kwargs,
     )
+    if managed_server:
+        from alamp.lm.managed import LocalServerLM
+
+        lm = LocalServerLM(cfg.model, server_config=cfg, **common)
+        logger.info("LM: backend=local model=%s api_base=%s (managed server)", cfg.model, lm.kwargs["api_base"])
+        return lm
+    logger.info("LM: backend=%s model=%s api_base=%s", cfg.backend, cfg.model, api_base or "(provider default)")
+    return dspy.LM(cfg.model, **common)
 
 
 def build_adapter(cfg: LMConfig) -> dspy.Adapter:

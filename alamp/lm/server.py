@@ -423,4 +423,3 @@ def stop_local_server() -> None:
         if _shared is not None:
             _shared.stop()
         _shared, _shared_key = None, None
-

@@ -15,6 +15,8 @@ separate fields because small models confuse them.
 
 from __future__ import annotations
 
+import re
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alamp.schema._names import Identifier, check_unique, to_identifier
@@ -44,7 +46,6 @@ class StateVariable(_Model):
     clip: bool = Field(default=False, description="clip to [low, high] after every step")
     description: str = ""
 
-
     @field_validator("init", mode="before")
     @classmethod
     def _init(cls, v: object) -> str:
@@ -69,6 +70,36 @@ class RandomDraw(_Model):
         return _expression_text(v)
 
 
+_TARGET_KEYS = ("target", "name", "variable", "var", "lhs")
+_EXPR_KEYS = ("expr", "expression", "value", "rhs", "formula", "equation", "update")
+# What JSON repair leaves of `{"demand", "expr": "demand + 1"}` (a comma where a colon belongs): {'demand': 'expr": "…'}
+_SPILLED_EXPR = re.compile(r'^\s*"?(?:expr|expression)"?\s*:\s*"?(.*?)"?\s*$', re.S)
+_STATEMENT = re.compile(r"^\s*([^\W\d][\w.']*)\s*=(?!=)\s*(.+)$", re.S)
+
+
+def _recover_assignment(value: object) -> object:
+    """Read the shapes a small model writes for ``{"target": …, "expr": …}`` when the meaning is unambiguous.
+
+    ``{"name": "x", "expression": "x + 1"}`` (synonym keys), ``{"x": "x + 1"}`` (one pair: target -> expression),
+    ``{"x": 'expr": "x + 1"'}`` (a comma written for a colon, as JSON repair leaves it) and ``"x = x + 1"`` (a
+    statement). Anything else is passed on for the normal validation error.
+    """
+    if isinstance(value, str):
+        match = _STATEMENT.match(value)
+        return {"target": match.group(1), "expr": match.group(2)} if match else value
+    if not isinstance(value, dict):
+        return value
+    target = next((value[k] for k in _TARGET_KEYS if k in value), None)
+    expr = next((value[k] for k in _EXPR_KEYS if k in value), None)
+    if target is not None and expr is not None:
+        return {"target": target, "expr": expr}
+    if len(value) == 1:
+        ((key, text),) = value.items()
+        if isinstance(key, str) and key not in _TARGET_KEYS + _EXPR_KEYS and isinstance(text, str | int | float):
+            spilled = _SPILLED_EXPR.match(text) if isinstance(text, str) else None
+            return {"target": key, "expr": spilled.group(1) if spilled else text}
+    return value
+
 
 class Assignment(_Model):
     """``target = expr``; targets are state variables or intermediate names."""
@@ -76,11 +107,15 @@ class Assignment(_Model):
     target: Identifier
     expr: str
 
+    @model_validator(mode="before")
+    @classmethod
+    def _recover(cls, value: object) -> object:
+        return _recover_assignment(value)
+
     @field_validator("expr", mode="before")
     @classmethod
     def _expr(cls, v: object) -> object:
         return _expression_text(v)
-
 
 
 class ActionSpec(_Model):
@@ -89,7 +124,6 @@ class ActionSpec(_Model):
     name: Identifier
     updates: list[Assignment] = Field(default_factory=list)
     description: str = ""
-
 
 
 class EnvSpec(_Model):
