@@ -87,8 +87,12 @@ class ProgressMetric:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed} metric calls"),
-                TextColumn("mean score {task.fields[mean]:.2f}"), TimeElapsedColumn(), transient=False,
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed} metric calls"),
+                TextColumn("mean score {task.fields[mean]:.2f}"),
+                TimeElapsedColumn(),
+                transient=False,
             )
             self._progress.start()
             self._task = self._progress.add_task(self.phase, total=None, mean=0.0)
@@ -143,8 +147,9 @@ def _lm_description(cfg: Mapping[str, Any]) -> dict[str, Any]:
 
 def _configure_lm(cfg: Mapping[str, Any]) -> None:
     from alamp.lm import LMConfig, configure_dspy
+    from alamp.run import lm_settings
 
-    configure_dspy(LMConfig.from_mapping(cfg["lm"]))
+    configure_dspy(LMConfig.from_mapping(lm_settings(cfg)))
 
 
 def _pipeline_name(cfg: Mapping[str, Any]) -> str:
@@ -231,7 +236,11 @@ def _evaluate(
         return None, {}
     # num_threads=1: a metric call trains a policy; never overlap it with LLM calls or other training.
     evaluator = dspy.Evaluate(
-        devset=list(devset), metric=metric, num_threads=1, display_progress=False, display_table=table,
+        devset=list(devset),
+        metric=metric,
+        num_threads=1,
+        display_progress=False,
+        display_table=table,
         provide_traceback=True,
     )
     result = evaluator(program)
@@ -317,7 +326,7 @@ def compile_from_config(
     tracker_run = Tracker.start(settings, config=cfg, job_type="compile", name=str(cfg.get("name") or "compile"))
     show = bool(cfg.get("progress", True)) if show_progress is None else show_progress
     progress = ProgressMetric(metric, show=show) if metric is not None else None
-    with dspy.track_usage() as usage, tracker_run, (progress or _Null()):
+    with dspy.track_usage() as usage, tracker_run, progress or _Null():
         if progress is not None and devset and evaluate_cfg.get("before", True):
             progress.set_phase(f"evaluate dev before ({len(devset)} tasks)", total=len(devset))
             scores["before"], scores["per_task_before"] = _evaluate(

@@ -163,6 +163,10 @@ class ProgramSettings:
         stage_retries: Extra tries of an upstream agent whose output does not parse or validate.
         check_steps: Random steps the executor runs.
         seed: Seed of the executor's checks.
+        sampling_seed: 0: the first call of every agent is as configured (greedy on the default LM), so a run is
+            reproducible from DSPy's cache. Any other value makes the run an independent replicate: every agent
+            call samples at ``sampling_temperature`` with this seed (experiments set it from ``seed``).
+        sampling_temperature: Temperature of a replicate's first calls.
         clip_state: Assembled state variables with two finite bounds are clipped to them.
         sandbox: Limits of the sandboxed checks of generated code.
     """
@@ -174,6 +178,8 @@ class ProgramSettings:
     stage_retries: int = 1
     check_steps: int = 200
     seed: int = 0
+    sampling_seed: int = 0
+    sampling_temperature: float = 0.5
     clip_state: bool = True
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
 
@@ -262,7 +268,9 @@ class _Pipeline(dspy.Module):
             "lm_by_agent": {
                 name: _lm_usage(p.history[n:])
                 for name, p, n in zip(
-                    [a for a in agents if isinstance(getattr(self, a, None), dspy.Predict)], predictors, before,
+                    [a for a in agents if isinstance(getattr(self, a, None), dspy.Predict)],
+                    predictors,
+                    before,
                     strict=True,
                 )
             },
@@ -275,7 +283,16 @@ class _Pipeline(dspy.Module):
         return outputs
 
     def _sample_config(self, candidate: int, attempt: int = 0) -> dict[str, Any]:
-        """Distinct samples past the LM cache: the first try as configured, later ones sampled."""
+        """Distinct samples past the LM cache: the first try as configured, later ones sampled.
+
+        With ``sampling_seed`` set, every call is a sample of that replicate (``rollout_id`` keeps replicates apart
+        in DSPy's cache; ``seed`` makes the server's sampling reproducible).
+        """
+        replicate = self.settings.sampling_seed
+        if replicate:
+            rollout = replicate * 1_000_000 + candidate * 1000 + attempt
+            temperature = self.settings.sampling_temperature if candidate == 0 else self.settings.candidate_temperature
+            return {"rollout_id": rollout, "temperature": temperature, "seed": rollout}
         if candidate == 0 and attempt == 0:
             return {}
         return {"rollout_id": candidate * 1000 + attempt, "temperature": self.settings.candidate_temperature}
@@ -303,10 +320,12 @@ class _Pipeline(dspy.Module):
         except SpecError as exc:
             problems = "\n".join(f"- {p}" for p in exc.problems)
             hint = "\nYou may define a missing name with an update; use only the names listed."
-            return ExecutionReport(passed=False, stage_failed="spec", error=problems + hint,
-                                   seconds=time.perf_counter() - start), None
-        report = check_env_factory(compiled.make_env, sar=sar, n_steps=self.settings.check_steps,
-                                   seed=self.settings.seed)
+            return ExecutionReport(
+                passed=False, stage_failed="spec", error=problems + hint, seconds=time.perf_counter() - start
+            ), None
+        report = check_env_factory(
+            compiled.make_env, sar=sar, n_steps=self.settings.check_steps, seed=self.settings.seed
+        )
         code = None
         if report.passed:
             try:
@@ -320,8 +339,14 @@ class _Pipeline(dspy.Module):
     ) -> tuple[Assembly | None, ExecutionReport, str | None]:
         try:
             assembly = assemble(
-                parameters=up["parameters"], variables=up["variables"], constraints=up["constraints"],
-                mdp=up["mdp"], sar=up["sar"], updates=updates, name=name, clip_state=self.settings.clip_state,
+                parameters=up["parameters"],
+                variables=up["variables"],
+                constraints=up["constraints"],
+                mdp=up["mdp"],
+                sar=up["sar"],
+                updates=updates,
+                name=name,
+                clip_state=self.settings.clip_state,
             )
         except AssemblyError as exc:
             return None, ExecutionReport(passed=False, stage_failed="spec", error="\n".join(exc.problems)), None
@@ -336,8 +361,16 @@ class _Pipeline(dspy.Module):
             try:
                 code = extract_code(first_code(candidate))
             except Exception as exc:
-                attempts.append({"route": "llm", "candidate": candidate, "attempt": 0, "passed": False,
-                                 "stage_failed": "agent", "error": f"{type(exc).__name__}: {exc}"})
+                attempts.append(
+                    {
+                        "route": "llm",
+                        "candidate": candidate,
+                        "attempt": 0,
+                        "passed": False,
+                        "stage_failed": "agent",
+                        "error": f"{type(exc).__name__}: {exc}",
+                    }
+                )
                 continue
             result = self._repair_loop(code, candidate=candidate, sar=sar, attempts=attempts)
             if result is not None:
@@ -349,10 +382,19 @@ class _Pipeline(dspy.Module):
     ) -> dict[str, Any] | None:
         """Check one candidate's code in the sandbox; on failure hand the error to Repair (``max_repairs`` times)."""
         for attempt in range(1 + self.settings.max_repairs):
-            report = check_code(code, sar=sar, n_steps=self.settings.check_steps, seed=self.settings.seed,
-                                limits=self.settings.sandbox)
-            attempts.append({"route": "llm", "candidate": candidate, "attempt": attempt, "passed": report.passed,
-                             "stage_failed": report.stage_failed, "error": report.error})
+            report = check_code(
+                code, sar=sar, n_steps=self.settings.check_steps, seed=self.settings.seed, limits=self.settings.sandbox
+            )
+            attempts.append(
+                {
+                    "route": "llm",
+                    "candidate": candidate,
+                    "attempt": attempt,
+                    "passed": report.passed,
+                    "stage_failed": report.stage_failed,
+                    "error": report.error,
+                }
+            )
             if report.passed:
                 return {"code": code, "env_report": report, "env_passed": True, "coding_path": "llm"}
             if attempt == self.settings.max_repairs:
@@ -361,8 +403,16 @@ class _Pipeline(dspy.Module):
                 fixed = self.repair(code=code, error=report.error, config=self._sample_config(candidate, attempt + 1))
                 code = extract_code(fixed.fixed_code)
             except Exception as exc:
-                attempts.append({"route": "llm", "candidate": candidate, "attempt": attempt + 1,
-                                 "passed": False, "stage_failed": "agent", "error": f"{type(exc).__name__}: {exc}"})
+                attempts.append(
+                    {
+                        "route": "llm",
+                        "candidate": candidate,
+                        "attempt": attempt + 1,
+                        "passed": False,
+                        "stage_failed": "agent",
+                        "error": f"{type(exc).__name__}: {exc}",
+                    }
+                )
                 break
         return None
 
@@ -370,9 +420,13 @@ class _Pipeline(dspy.Module):
     def _failed_env(attempts: list[dict[str, Any]], notes: list[str], route: str) -> dict[str, Any]:
         last = next((a for a in reversed(attempts) if a.get("error")), None)
         error = f"{route}: no candidate passed the checks" + (f"; last error: {last['error']}" if last else "")
-        return {"env_passed": False, "attempts": attempts, "notes": notes, "coding_path": None,
-                "env_report": ExecutionReport(passed=False, stage_failed=(last or {}).get("stage_failed"),
-                                              error=error)}
+        return {
+            "env_passed": False,
+            "attempts": attempts,
+            "notes": notes,
+            "coding_path": None,
+            "env_report": ExecutionReport(passed=False, stage_failed=(last or {}).get("stage_failed"), error=error),
+        }
 
     # --- the prediction ------------------------------------------------------------------------------------------
 
@@ -387,8 +441,11 @@ class _Pipeline(dspy.Module):
             out.update(status="failed", failed_stage=failed.stage, error=failed.error)
         elif not out["env_passed"]:
             report = values.get("env_report")
-            out.update(status="env_failed", failed_stage="env",
-                       error=report.error if isinstance(report, ExecutionReport) else "environment failed its checks")
+            out.update(
+                status="env_failed",
+                failed_stage="env",
+                error=report.error if isinstance(report, ExecutionReport) else "environment failed its checks",
+            )
         else:
             out.update(status="ok", failed_stage=None, error="")
         return dspy.Prediction(**out)
@@ -433,32 +490,97 @@ class ALAMP(_Pipeline):
         values: dict[str, Any] = {}
         call = self._call_with_retries
         try:
-            values |= self._stage(recorder, "parameter", ("parameter",), lambda: {
-                "parameters": call(self.parameter, description=description).parameters}, records)
-            values |= self._stage(recorder, "objective", ("objective",), lambda: {
-                "objectives": call(self.objective, description=description,
-                                   parameters=values["parameters"]).objectives}, records)
-            values |= self._stage(recorder, "variable", ("variable",), lambda: {
-                "variables": call(self.variable, description=description, parameters=values["parameters"],
-                                  objectives=values["objectives"]).variables}, records)
-            values |= self._stage(recorder, "constraint", ("constraint",), lambda: {
-                "constraints": call(self.constraint, description=description, parameters=values["parameters"],
-                                    variables=values["variables"]).constraints}, records)
-            values |= self._stage(recorder, "modeling", ("modeling",), lambda: {
-                "mdp": call(self.modeling, description=description, parameters=values["parameters"],
-                            objectives=values["objectives"], variables=values["variables"],
-                            constraints=values["constraints"]).mdp}, records)
-            values |= self._stage(recorder, "sar", ("sar",), lambda: {
-                "sar": call(self.sar, description=description, parameters=values["parameters"],
-                            variables=values["variables"], mdp=values["mdp"]).sar}, records)
+            values |= self._stage(
+                recorder,
+                "parameter",
+                ("parameter",),
+                lambda: {"parameters": call(self.parameter, description=description).parameters},
+                records,
+            )
+            values |= self._stage(
+                recorder,
+                "objective",
+                ("objective",),
+                lambda: {
+                    "objectives": call(
+                        self.objective, description=description, parameters=values["parameters"]
+                    ).objectives
+                },
+                records,
+            )
+            values |= self._stage(
+                recorder,
+                "variable",
+                ("variable",),
+                lambda: {
+                    "variables": call(
+                        self.variable,
+                        description=description,
+                        parameters=values["parameters"],
+                        objectives=values["objectives"],
+                    ).variables
+                },
+                records,
+            )
+            values |= self._stage(
+                recorder,
+                "constraint",
+                ("constraint",),
+                lambda: {
+                    "constraints": call(
+                        self.constraint,
+                        description=description,
+                        parameters=values["parameters"],
+                        variables=values["variables"],
+                    ).constraints
+                },
+                records,
+            )
+            values |= self._stage(
+                recorder,
+                "modeling",
+                ("modeling",),
+                lambda: {
+                    "mdp": call(
+                        self.modeling,
+                        description=description,
+                        parameters=values["parameters"],
+                        objectives=values["objectives"],
+                        variables=values["variables"],
+                        constraints=values["constraints"],
+                    ).mdp
+                },
+                records,
+            )
+            values |= self._stage(
+                recorder,
+                "sar",
+                ("sar",),
+                lambda: {
+                    "sar": call(
+                        self.sar,
+                        description=description,
+                        parameters=values["parameters"],
+                        variables=values["variables"],
+                        mdp=values["mdp"],
+                    ).sar
+                },
+                records,
+            )
             coding = self.settings.coding
             if coding in ("compiler", "compiler_then_llm"):
-                values |= self._stage(recorder, "env", ("env",),
-                                      lambda: self._env_compiler(description, values, name), records)
+                values |= self._stage(
+                    recorder, "env", ("env",), lambda: self._env_compiler(description, values, name), records
+                )
             if coding == "llm" or (coding == "compiler_then_llm" and not values.get("env_passed")):
                 previous = values.get("attempts") or []
-                values |= self._stage(recorder, "coding", ("coding", "repair"),
-                                      lambda: self._env_llm(description, values, previous), records)
+                values |= self._stage(
+                    recorder,
+                    "coding",
+                    ("coding", "repair"),
+                    lambda: self._env_llm(description, values, previous),
+                    records,
+                )
         except StageFailed as failed:
             return self._prediction(values, records, failed)
         return self._prediction(values, records, None)
@@ -471,23 +593,51 @@ class ALAMP(_Pipeline):
             for attempt in range(1 + self.settings.max_repairs):
                 try:
                     updates = self.env(
-                        description=description, constants=up["parameters"], state=up["variables"],
-                        actions=up["sar"].actions, transitions=up["mdp"].transitions, feedback=feedback,
+                        description=description,
+                        constants=up["parameters"],
+                        state=up["variables"],
+                        actions=up["sar"].actions,
+                        transitions=up["mdp"].transitions,
+                        feedback=feedback,
                         config=self._sample_config(candidate, attempt),
                     ).updates
                 except Exception as exc:  # unparsable output: say so and let the next attempt try again
                     feedback = f"your previous answer could not be read: {type(exc).__name__}: {str(exc)[:500]}"
-                    attempts.append({"route": "compiler", "candidate": candidate, "attempt": attempt,
-                                     "passed": False, "stage_failed": "agent", "error": feedback})
+                    attempts.append(
+                        {
+                            "route": "compiler",
+                            "candidate": candidate,
+                            "attempt": attempt,
+                            "passed": False,
+                            "stage_failed": "agent",
+                            "error": feedback,
+                        }
+                    )
                     continue
                 last_updates = updates
                 assembly, report, code = self._build_from_updates(up, updates, name)
                 notes = assembly.notes if assembly else []
-                attempts.append({"route": "compiler", "candidate": candidate, "attempt": attempt,
-                                 "passed": report.passed, "stage_failed": report.stage_failed, "error": report.error})
+                attempts.append(
+                    {
+                        "route": "compiler",
+                        "candidate": candidate,
+                        "attempt": attempt,
+                        "passed": report.passed,
+                        "stage_failed": report.stage_failed,
+                        "error": report.error,
+                    }
+                )
                 if report.passed and assembly is not None:
-                    return {"updates": updates, "env_spec": assembly.spec, "code": code, "env_report": report,
-                            "env_passed": True, "coding_path": "compiler", "attempts": attempts, "notes": notes}
+                    return {
+                        "updates": updates,
+                        "env_spec": assembly.spec,
+                        "code": code,
+                        "env_report": report,
+                        "env_passed": True,
+                        "coding_path": "compiler",
+                        "attempts": attempts,
+                        "notes": notes,
+                    }
                 feedback = report.error
         failed = self._failed_env(attempts, [], "compiler")
         return {"updates": last_updates, **failed}
@@ -496,8 +646,13 @@ class ALAMP(_Pipeline):
         attempts = list(previous)
 
         def first_code(candidate: int) -> str:
-            return self.coding(description=description, parameters=up["parameters"], mdp=up["mdp"], sar=up["sar"],
-                               config=self._sample_config(candidate)).code
+            return self.coding(
+                description=description,
+                parameters=up["parameters"],
+                mdp=up["mdp"],
+                sar=up["sar"],
+                config=self._sample_config(candidate),
+            ).code
 
         result = self._code_loop(first_code, up["sar"], attempts)
         if result is None:
@@ -531,12 +686,22 @@ class SingleModelBaseline(_Pipeline):
         coding = self.settings.coding
         try:
             if coding in ("compiler", "compiler_then_llm"):
-                values |= self._stage(recorder, "single_model", ("single_model",),
-                                      lambda: self._spec_candidates(description, name), records)
+                values |= self._stage(
+                    recorder,
+                    "single_model",
+                    ("single_model",),
+                    lambda: self._spec_candidates(description, name),
+                    records,
+                )
             if coding == "llm" or (coding == "compiler_then_llm" and not values.get("env_passed")):
                 previous = values.get("attempts") or []
-                values |= self._stage(recorder, "single_model_code", ("single_model_code", "repair"),
-                                      lambda: self._code_candidates(description, values, previous), records)
+                values |= self._stage(
+                    recorder,
+                    "single_model_code",
+                    ("single_model_code", "repair"),
+                    lambda: self._code_candidates(description, values, previous),
+                    records,
+                )
         except StageFailed as failed:
             return self._prediction(values, records, failed)
         return self._prediction(values, records, None)
@@ -548,16 +713,40 @@ class SingleModelBaseline(_Pipeline):
             try:
                 out = self._call_single(self.single_model, description, candidate)
             except Exception as exc:
-                attempts.append({"route": "compiler", "candidate": candidate, "attempt": 0, "passed": False,
-                                 "stage_failed": "agent", "error": f"{type(exc).__name__}: {exc}"})
+                attempts.append(
+                    {
+                        "route": "compiler",
+                        "candidate": candidate,
+                        "attempt": 0,
+                        "passed": False,
+                        "stage_failed": "agent",
+                        "error": f"{type(exc).__name__}: {exc}",
+                    }
+                )
                 continue
             up = {k: getattr(out, k) for k in ("parameters", "objectives", "variables", "constraints", "mdp", "sar")}
             assembly, report, code = self._build_from_updates(up, out.updates, name)
-            attempts.append({"route": "compiler", "candidate": candidate, "attempt": 0, "passed": report.passed,
-                             "stage_failed": report.stage_failed, "error": report.error})
-            result = {**up, "updates": out.updates, "env_spec": assembly.spec if assembly else None, "code": code,
-                      "env_report": report, "env_passed": report.passed, "attempts": attempts,
-                      "notes": assembly.notes if assembly else [], "coding_path": "compiler" if report.passed else None}
+            attempts.append(
+                {
+                    "route": "compiler",
+                    "candidate": candidate,
+                    "attempt": 0,
+                    "passed": report.passed,
+                    "stage_failed": report.stage_failed,
+                    "error": report.error,
+                }
+            )
+            result = {
+                **up,
+                "updates": out.updates,
+                "env_spec": assembly.spec if assembly else None,
+                "code": code,
+                "env_report": report,
+                "env_passed": report.passed,
+                "attempts": attempts,
+                "notes": assembly.notes if assembly else [],
+                "coding_path": "compiler" if report.passed else None,
+            }
             if report.passed:
                 return result
             best = best or result
@@ -582,8 +771,16 @@ class SingleModelBaseline(_Pipeline):
             try:
                 out = self._call_single(self.single_model_code, description, candidate)
             except Exception as exc:
-                attempts.append({"route": "llm", "candidate": candidate, "attempt": 0, "passed": False,
-                                 "stage_failed": "agent", "error": f"{type(exc).__name__}: {exc}"})
+                attempts.append(
+                    {
+                        "route": "llm",
+                        "candidate": candidate,
+                        "attempt": 0,
+                        "passed": False,
+                        "stage_failed": "agent",
+                        "error": f"{type(exc).__name__}: {exc}",
+                    }
+                )
                 continue
             # The SAR spec the code must agree with comes from the same call.
             upstream = {"parameters": out.parameters, "mdp": out.mdp, "sar": out.sar}

@@ -31,7 +31,13 @@ from alamp.run_dir import RunDir, register_resolvers
 from alamp.sandbox import SandboxLimits
 
 __all__ = [
-    "main", "run", "RunInputError", "build_program", "load_compiled", "resolve_program_path", "settings_from_config",
+    "main",
+    "run",
+    "RunInputError",
+    "build_program",
+    "load_compiled",
+    "resolve_program_path",
+    "settings_from_config",
 ]
 
 log = logging.getLogger(__name__)
@@ -60,6 +66,8 @@ def settings_from_config(cfg: DictConfig) -> ProgramSettings:
         stage_retries=int(cfg.pipeline.stage_retries),
         check_steps=int(cfg.pipeline.check_steps),
         seed=int(cfg.seed),
+        sampling_seed=int(cfg.seed) if cfg.get("seed_sampling", False) else 0,
+        sampling_temperature=float(cfg.get("seed_temperature", 0.5)),
         clip_state=bool(cfg.pipeline.clip_state),
         sandbox=_limits(cfg.coding.get("sandbox")),
     )
@@ -191,8 +199,9 @@ def _lm_totals(stages: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     per_agent: dict[str, dict[str, int]] = {}
     for record in stages.values():
         for agent, usage in (record.get("lm_by_agent") or {}).items():
-            slot = per_agent.setdefault(agent, {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0,
-                                                "cache_hits": 0, "seconds": 0.0})
+            slot = per_agent.setdefault(
+                agent, {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cache_hits": 0, "seconds": 0.0}
+            )
             for key in ("calls", "prompt_tokens", "completion_tokens", "cache_hits"):
                 slot[key] += int(usage.get(key, 0))
         agents = list(record.get("lm_by_agent") or {})
@@ -210,10 +219,19 @@ def _lm_description(cfg: DictConfig, lm: dspy.LM | None) -> dict[str, Any]:
     return {"model": model, "backend": cfg.lm.get("backend")}
 
 
+def lm_settings(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """``cfg.lm`` with the pipeline's ``lm_overrides`` applied (the one-call baseline needs a longer answer)."""
+    lm = OmegaConf.to_container(cfg["lm"], resolve=True) if isinstance(cfg["lm"], DictConfig) else dict(cfg["lm"])
+    overrides = (cfg.get("pipeline") or {}).get("lm_overrides") or {}
+    if isinstance(overrides, DictConfig):
+        overrides = OmegaConf.to_container(overrides, resolve=True)
+    return {**lm, **dict(overrides)}
+
+
 def _configure_lm(cfg: DictConfig) -> dspy.LM:
     from alamp.lm import LMConfig, configure_dspy
 
-    return configure_dspy(LMConfig.from_mapping(cfg.lm))
+    return configure_dspy(LMConfig.from_mapping(lm_settings(cfg)))
 
 
 def _stop_lm_server() -> None:
@@ -265,8 +283,11 @@ def run(cfg: DictConfig, *, run_dir: Path | None = None, lm: dspy.LM | None = No
     from alamp.tracking import Tracker
 
     with Tracker.start(
-        cfg.get("logger"), config=OmegaConf.to_container(cfg, resolve=True), job_type="run",
-        name=f"{label}-{cfg.pipeline.name}", directory=path,
+        cfg.get("logger"),
+        config=OmegaConf.to_container(cfg, resolve=True),
+        job_type="run",
+        name=f"{label}-{cfg.pipeline.name}",
+        directory=path,
     ) as tracker:
         pred = program(description=description, name=label, recorder=directory)
         progress.stop()
@@ -280,8 +301,11 @@ def run(cfg: DictConfig, *, run_dir: Path | None = None, lm: dspy.LM | None = No
             from alamp.pipeline import train_and_grade
 
             outcome = train_and_grade(
-                pred=pred, task=task, trainer=OmegaConf.to_container(cfg.trainer, resolve=True),
-                out_dir=directory.path / "training", train_limits=_limits(cfg.coding.get("train_sandbox")),
+                pred=pred,
+                task=task,
+                trainer=OmegaConf.to_container(cfg.trainer, resolve=True),
+                out_dir=directory.path / "training",
+                train_limits=_limits(cfg.coding.get("train_sandbox")),
                 seed=int(cfg.seed),
             )
             progress.stop()
@@ -310,8 +334,14 @@ def _verdict_without_training(pred: Any) -> dict[str, Any]:
     """Without a task or a policy: modeled (every modelling stage produced output) and coded (env passed)."""
     modeled = pred.failed_stage is None or pred.failed_stage in ("env", "coding", "single_model_code")
     failed_level = None if pred.env_passed else ("modeling" if not modeled else "coding")
-    return {"modeled": bool(modeled), "coded": bool(pred.env_passed), "trained": False, "policy_success": False,
-            "failed_level": failed_level or "training", "graded": False}
+    return {
+        "modeled": bool(modeled),
+        "coded": bool(pred.env_passed),
+        "trained": False,
+        "policy_success": False,
+        "failed_level": failed_level or "training",
+        "graded": False,
+    }
 
 
 def _failed_env_module(pred: Any) -> str:

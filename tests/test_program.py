@@ -102,12 +102,34 @@ def test_candidates_each_get_a_repair_budget() -> None:
     lm = _use(with_code(CORRIDOR, code=[BROKEN_CORRIDOR_CODE, GOOD_CORRIDOR_CODE], fixes=[BROKEN_CORRIDOR_CODE]))
     pred = ALAMP(ProgramSettings(coding="llm", max_repairs=1, num_candidates=2))(description=CORRIDOR_DESCRIPTION)
     assert pred.env_passed
-    assert [(a["candidate"], a["attempt"], a["passed"]) for a in pred.attempts] == [(0, 0, False), (0, 1, False),
-                                                                                   (1, 0, True)]
+    assert [(a["candidate"], a["attempt"], a["passed"]) for a in pred.attempts] == [
+        (0, 0, False),
+        (0, 1, False),
+        (1, 0, True),
+    ]
     assert lm.calls["CodingSignature"] == 2
     # Later candidates are sampled past the cache: a distinct rollout id at a temperature above zero.
     coding_calls = [h for h in lm.history if "rollout_id" in (h.get("kwargs") or {})]
     assert coding_calls and all(h["kwargs"]["temperature"] > 0 for h in coding_calls)
+
+
+def test_a_replicate_seed_samples_every_agent_call_reproducibly() -> None:
+    greedy = _use(CORRIDOR)
+    ALAMP(ProgramSettings())(description=CORRIDOR_DESCRIPTION)
+    assert all("rollout_id" not in (h.get("kwargs") or {}) for h in greedy.history)  # seed 0: as configured
+    runs = []
+    for replicate in (2, 2, 3):
+        lm = _use(CORRIDOR)
+        pred = ALAMP(ProgramSettings(sampling_seed=replicate, sampling_temperature=0.4))(
+            description=CORRIDOR_DESCRIPTION
+        )
+        assert pred.status == "ok"
+        calls = [h.get("kwargs") or {} for h in lm.history]
+        assert len(calls) == len(greedy.history)
+        assert all(c.get("temperature") == 0.4 and c.get("seed") == c.get("rollout_id") for c in calls)
+        runs.append([c["rollout_id"] for c in calls])
+    assert runs[0] == runs[1]  # the same replicate asks for the same samples (reproducible, cacheable)
+    assert not set(runs[0]) & set(runs[2])  # another replicate never reuses them
 
 
 def test_compiler_then_llm_falls_back_to_code() -> None:
@@ -131,8 +153,10 @@ def test_unparsable_upstream_output_fails_that_stage_clearly() -> None:
 
 def test_schema_validator_rejects_bounds_in_wrong_order() -> None:
     bad = {"variables": [{"name": "position", "role": "state", "low": 10, "high": 0}]}
-    dspy.configure(lm=ScriptedLM(dict(CORRIDOR, VariableSignature=[bad])),
-                   adapter=dspy.ChatAdapter(use_json_adapter_fallback=False))
+    dspy.configure(
+        lm=ScriptedLM(dict(CORRIDOR, VariableSignature=[bad])),
+        adapter=dspy.ChatAdapter(use_json_adapter_fallback=False),
+    )
     pred = ALAMP(ProgramSettings(stage_retries=0))(description=CORRIDOR_DESCRIPTION)
     assert pred.failed_stage == "variable" and "low=10.0 > high=0.0" in pred.error
 
@@ -148,9 +172,12 @@ def test_single_model_baseline_same_contract() -> None:
 
 
 def test_single_model_baseline_llm_route_with_repair() -> None:
-    answer = {"parameters": CORRIDOR["ParameterSignature"][0]["parameters"],
-              "mdp": CORRIDOR["ModelingSignature"][0]["mdp"], "sar": CORRIDOR["SARSignature"][0]["sar"],
-              "code": BROKEN_CORRIDOR_CODE}
+    answer = {
+        "parameters": CORRIDOR["ParameterSignature"][0]["parameters"],
+        "mdp": CORRIDOR["ModelingSignature"][0]["mdp"],
+        "sar": CORRIDOR["SARSignature"][0]["sar"],
+        "code": BROKEN_CORRIDOR_CODE,
+    }
     _use({"SingleModelCodeSignature": [answer], "RepairSignature": [{"fixed_code": GOOD_CORRIDOR_CODE}]})
     pred = SingleModelBaseline(ProgramSettings(coding="llm"))(description=CORRIDOR_DESCRIPTION)
     assert pred.env_passed and pred.coding_path == "llm" and len(pred.attempts) == 2

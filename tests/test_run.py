@@ -68,7 +68,12 @@ def test_resume_after_a_crash_repeats_no_lm_call(tmp_path: Path) -> None:
     with pytest.raises(KeyboardInterrupt):
         run(cfg, run_dir=out, lm=first)
     assert {p.stem for p in (out / "stages").glob("*.json")} == {
-        "parameter", "objective", "variable", "constraint", "modeling"}
+        "parameter",
+        "objective",
+        "variable",
+        "constraint",
+        "modeling",
+    }
 
     second = _fake(CORRIDOR)
     summary = run(_cfg(f"description_file={_description_file(tmp_path)}", f"resume={out}"), lm=second)
@@ -83,8 +88,9 @@ def test_resume_after_a_crash_repeats_no_lm_call(tmp_path: Path) -> None:
 def test_repairs_exhausted_records_a_clear_failure(tmp_path: Path) -> None:
     lm = _fake(with_code(CORRIDOR, code=[BROKEN_CORRIDOR_CODE], fixes=[BROKEN_CORRIDOR_CODE]))
     out = tmp_path / "run"
-    summary = run(_cfg(f"description_file={_description_file(tmp_path)}", "coding=llm", "max_repairs=1"),
-                  run_dir=out, lm=lm)
+    summary = run(
+        _cfg(f"description_file={_description_file(tmp_path)}", "coding=llm", "max_repairs=1"), run_dir=out, lm=lm
+    )
     assert summary["status"] == "env_failed"
     assert summary["env"]["passed"] is False and len(summary["env"]["attempts"]) == 2
     assert "NameError" in summary["error"]
@@ -98,8 +104,7 @@ def test_single_model_pipeline(tmp_path: Path) -> None:
     one_call = {k: v for answer in CORRIDOR.values() for k, v in answer[0].items()}
     lm = _fake({"SingleModelSignature": [one_call]})
     out = tmp_path / "run"
-    summary = run(_cfg(f"description_file={_description_file(tmp_path)}", "pipeline=single_model"), run_dir=out,
-                  lm=lm)
+    summary = run(_cfg(f"description_file={_description_file(tmp_path)}", "pipeline=single_model"), run_dir=out, lm=lm)
     assert summary["status"] == "ok" and summary["pipeline"] == "single_model"
     assert (out / "stages" / "single_model.json").is_file() and (out / "env.py").is_file()
 
@@ -126,9 +131,16 @@ def test_missing_program_file(tmp_path: Path) -> None:
 def test_task_run_trains_and_grades(tmp_path: Path) -> None:
     lm = _fake(CARTPOLE)
     out = tmp_path / "run"
-    cfg = _cfg("task=cartpole", "train=true", "trainer=fast", "trainer.dqn.total_timesteps=400",
-               "trainer.dqn.learning_starts=100", "trainer.dqn.eval_every=0", "trainer.dqn.eval_episodes=2",
-               "trainer.dqn.num_envs=2")
+    cfg = _cfg(
+        "task=cartpole",
+        "train=true",
+        "trainer=fast",
+        "trainer.dqn.total_timesteps=400",
+        "trainer.dqn.learning_starts=100",
+        "trainer.dqn.eval_every=0",
+        "trainer.dqn.eval_episodes=2",
+        "trainer.dqn.num_envs=2",
+    )
     summary = run(cfg, run_dir=out, lm=lm)
     assert summary["training"]["trained"] is True
     assert (out / "training" / "policy").is_dir()
@@ -146,3 +158,14 @@ def test_compiler_route_failure_still_writes_an_env_py_that_explains(tmp_path: P
     env_py = (out / "env.py").read_text()
     assert "No environment passed" in env_py and "drift" in env_py
     compile(env_py, "env.py", "exec")  # a valid module that says why it has no environment
+
+
+def test_the_pipeline_and_the_seed_shape_the_lm_and_the_sampling() -> None:
+    from alamp.run import lm_settings, settings_from_config
+
+    baseline, chain = _cfg("pipeline=single_model"), _cfg("pipeline=alamp", "seed=2")
+    assert lm_settings(baseline)["max_tokens"] == 3072 and lm_settings(baseline)["n_ctx"] == 8192
+    assert lm_settings(chain)["max_tokens"] == chain.lm.max_tokens  # no override: the lm preset's budget
+    assert settings_from_config(chain).sampling_seed == 2
+    assert settings_from_config(_cfg("seed=2", "seed_sampling=false")).sampling_seed == 0
+    assert settings_from_config(_cfg("seed=0")).sampling_seed == 0
