@@ -286,7 +286,8 @@ class _Pipeline(dspy.Module):
         """Distinct samples past the LM cache: the first try as configured, later ones sampled.
 
         With ``sampling_seed`` set, every call is a sample of that replicate (``rollout_id`` keeps replicates apart
-        in DSPy's cache; ``seed`` makes the server's sampling reproducible).
+        in DSPy's cache; ``seed`` is passed on, but llama_cpp.server did not reproduce samples from it when measured,
+        so a replicate is reproducible from DSPy's cache only).
         """
         replicate = self.settings.sampling_seed
         if replicate:
