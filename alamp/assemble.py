@@ -14,14 +14,25 @@ ordered update equations, and everything else is assembled here, deterministical
 - max_steps      <- MDP horizon
 
 Normalisation is forgiving where the meaning is unambiguous, and every normalisation is recorded in
-``Assembly.notes`` so that a run directory shows what was changed.
+``Assembly.notes`` so that a run directory shows what was changed. Among them:
+
+- a list-valued parameter becomes indexed constants (``loc = [2, 3]`` -> ``loc_0``, ``loc_1``, and ``loc_x``,
+  ``loc_y`` when free), see :func:`expand_parameters`;
+- identity updates (``x = x``) are dropped: they do nothing, even when ``x`` is a constant;
+- an action's name used as a value in an update, the reward or a termination condition
+  (``force = F * (push_right - push_left)``) becomes an indicator action variable: 1 for that action, 0 for the
+  others;
+- ``x_next`` (``x_new``, ...) for state ``x`` in the reward, termination or observation, where ``x_next`` is not
+  defined, reads as ``x``: those are evaluated after the updates, so ``x`` already holds the next value.
 """
 
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -39,11 +50,15 @@ from alamp.schema import (
 )
 from alamp.schema._names import to_identifier
 
-__all__ = ["Assembly", "AssemblyError", "assemble", "parse_assignments", "env_id_for"]
+__all__ = ["Assembly", "AssemblyError", "assemble", "expand_parameters", "parse_assignments", "env_id_for"]
 
 _ASSIGN = re.compile(r"^\s*([A-Za-z_][\w']*)\s*([-+*/]?)=(?!=)\s*(.+?)\s*$", re.S)
 _NEXT_SUFFIXES = ("_next", "_new", "_prime", "_t1", "_tp1", "_plus")
 _REWARD_NAMES = {"reward", "r"}
+# A whole identifier that is read as a value: not a function called (``min(``), a keyword argument or an assignment
+# target (``low=``), nor an attribute (``np.x``). The lookbehind and the greedy ``\w*`` ending at ``\b`` make it
+# match only complete identifiers, never part of a longer one.
+_READ_NAME = re.compile(r"(?<![\w.])[^\W\d]\w*\b(?!\s*(?:=(?!=)|\())")
 _DONE_NAMES = {"terminated", "done"}
 
 
@@ -156,13 +171,96 @@ def _strip_statement(update: Assignment) -> tuple[Assignment, str | None]:
     return fixed, f"update {update.target!r}: read {update.expr!r} as the expression {fixed.expr!r}"
 
 
+def _names_in(text: str) -> set[str]:
+    """The whole names an expression reads as values: ``{"x", "x_max"}`` for ``x + cos(x_max)``."""
+    return set(_READ_NAME.findall(text))
+
+
+def _rename(text: str, mapping: dict[str, str]) -> str:
+    """Replace whole identifiers that are read (``x_next`` but not ``x_next_max``) as ``mapping`` says."""
+    return _READ_NAME.sub(lambda m: mapping.get(m.group(0), m.group(0)), text)
+
+
+def _is_identity(update: Assignment) -> bool:
+    """``x = x`` (also ``x = (x)``): an update that changes nothing."""
+    expr = update.expr.strip()
+    while expr.startswith("(") and expr.endswith(")"):
+        expr = expr[1:-1].strip()
+    return expr == update.target
+
+
+def _flatten(value: float | list[Any], path: tuple[int, ...] = ()) -> Iterator[tuple[tuple[int, ...], float]]:
+    """Row-major ``(index path, number)`` pairs of a (possibly nested) list of numbers."""
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _flatten(item, (*path, i))
+    else:
+        yield path, float(value)
+
+
+def expand_parameters(
+    *, parameters: Sequence[Parameter], reserved: Iterable[str] = ()
+) -> tuple[list[Parameter], list[str]]:
+    """Replace every list-valued parameter by scalar parameters, one per element, in row-major order.
+
+    ``building_locations = [[1, 1], [1, 3]]`` becomes ``building_locations_0_0 = 1.0``, ...,
+    ``building_locations_1_1 = 3.0``; a flat list gives ``name_0``, ``name_1``, .... A flat list of two numbers is
+    usually a point, so it also gets ``name_x`` and ``name_y`` when those names are free. Scalar parameters are
+    kept as they are, and an element name that a scalar parameter already has is left to that parameter.
+
+    Args:
+        parameters: The Parameter agent's output.
+        reserved: Names taken elsewhere (e.g. variables); ``_x``/``_y`` aliases never take one.
+
+    Returns:
+        The scalar parameters (what the Env agent should be shown as constants), and one note per expanded list.
+    """
+    taken = {p.name for p in parameters if not isinstance(p.value, list)}
+    blocked = set(reserved)
+    out: list[Parameter] = []
+    notes: list[str] = []
+    for param in parameters:
+        if not isinstance(param.value, list):
+            out.append(param)
+            continue
+        elements = list(_flatten(param.value))
+        made: list[str] = []
+        skipped: list[str] = []
+        for path, number in elements:
+            index = "".join(f"[{i}]" for i in path)
+            element_name = "_".join([param.name, *(str(i) for i in path)])
+            if element_name in taken:
+                skipped.append(element_name)
+                continue
+            taken.add(element_name)
+            made.append(element_name)
+            description = f"{param.description} ({param.name}{index})".strip()
+            out.append(Parameter(name=element_name, value=number, unit=param.unit, description=description))
+        aliases: list[str] = []
+        if len(param.value) == 2 and not any(isinstance(v, list) for v in param.value):
+            free = [f"{param.name}_{axis}" for axis in "xy"]
+            if not (set(free) & (taken | blocked)):
+                for alias, axis, (_, number) in zip(free, "xy", elements, strict=True):
+                    taken.add(alias)
+                    aliases.append(alias)
+                    description = f"{param.description} ({axis} of {param.name})".strip()
+                    out.append(Parameter(name=alias, value=number, unit=param.unit, description=description))
+        note = f"parameter {param.name!r} is a list; its elements are the constants {made}"
+        if aliases:
+            note += f", also usable as {aliases}"
+        if skipped:
+            note += f"; {skipped} are other parameters and were kept as those"
+        notes.append(note)
+    return out, notes
+
+
 def _finite(value: float | None, default: float) -> float:
     return default if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
 
-def _next_state_updates(updates: list[Assignment], state_names: set[str], known: set[str]) -> tuple[
-    list[Assignment], list[str]
-]:
+def _next_state_updates(
+    updates: list[Assignment], state_names: set[str], known: set[str]
+) -> tuple[list[Assignment], list[str]]:
     """``x_next = ...`` written for state ``x``: keep it as an intermediate and append ``x = x_next`` at the end.
 
     This keeps the meaning exactly (every ``*_next`` equation still sees the old values).
@@ -178,6 +276,38 @@ def _next_state_updates(updates: list[Assignment], state_names: set[str], known:
                 notes.append(f"update {update.target!r} read as the next value of state {base!r}")
                 break
     return updates + tail, notes
+
+
+def _action_indicators(
+    actions: list[ActionSpec], shared: list[Assignment], other: list[str], defined: set[str]
+) -> list[str]:
+    """Give every action an update ``<name> = 1`` (its own) or ``= 0`` (the others) for action names used as values.
+
+    Models write ``force = F * (push_right - push_left)``: the action's name as a 0/1 indicator. An action name that
+    is also a constant, state variable, draw or update target keeps that meaning. The indicators come first in each
+    action's updates, so the action's own effects may use them too. ``actions`` is changed in place.
+
+    Returns:
+        The action names made indicators, in action order.
+    """
+    texts = [u.expr for u in shared] + [u.expr for a in actions for u in a.updates] + other
+    used = set().union(*(_names_in(t) for t in texts))
+    names = [a.name for a in actions if a.name in used and a.name not in defined]
+    for action in actions:
+        flags = [Assignment(target=name, expr="1" if name == action.name else "0") for name in names]
+        action.updates[:0] = flags
+    return names
+
+
+def _next_value_names(texts: list[str], state_names: set[str], defined: set[str]) -> dict[str, str]:
+    """``{"x_next": "x"}`` for next-value names of state variables read in ``texts`` that nothing defines."""
+    mapping: dict[str, str] = {}
+    for name in sorted(set().union(*(_names_in(t) for t in texts)) - defined):
+        for suffix in _NEXT_SUFFIXES:
+            if name.endswith(suffix) and name[: -len(suffix)] in state_names:
+                mapping[name] = name[: -len(suffix)]
+                break
+    return mapping
 
 
 def assemble(
@@ -217,6 +347,11 @@ def assemble(
         state_vars = [Variable(name=s, role="state") for s in mdp.states]
         notes.append("no variable has role 'state'; used the MDP's state names with no bounds and start 0")
     state_names = {v.name for v in state_vars}
+    # The same reserved names as the Env agent's listing of constants uses, so both show the same aliases.
+    parameters, expand_notes = expand_parameters(
+        parameters=parameters, reserved={v.name for v in variables} | set(mdp.states)
+    )
+    notes += expand_notes
 
     constants: dict[str, float] = {}
     for param in parameters:
@@ -243,8 +378,10 @@ def assemble(
     state: list[StateVariable] = []
     for var in state_vars:
         if _bounds_are_start_range(var):
-            notes.append(f"state {var.name!r}: bounds [{var.low}, {var.high}] equal its start range "
-                         f"{var.initial}; read as a start range only, the variable is left unbounded")
+            notes.append(
+                f"state {var.name!r}: bounds [{var.low}, {var.high}] equal its start range "
+                f"{var.initial}; read as a start range only, the variable is left unbounded"
+            )
             var.low, var.high = None, None
         low = _finite(var.low, -unbounded)
         high = _finite(var.high, unbounded)
@@ -270,6 +407,13 @@ def assemble(
         action_updates, ignored = parse_assignments(action.effect)
         if ignored:
             notes.append(f"action {action.name!r}: ignored non-assignment text {ignored}")
+        identities = [u for u in action_updates if _is_identity(u)]
+        if identities:
+            action_updates = [u for u in action_updates if not _is_identity(u)]
+            notes.append(
+                f"action {action.name!r}: dropped the identity updates "
+                f"{[f'{u.target} = {u.expr}' for u in identities]} (they change nothing)"
+            )
         actions.append(ActionSpec(name=action.name, updates=action_updates, description=action.effect))
 
     known = set(constants) | state_names | {d.name for d in draws}
@@ -277,9 +421,13 @@ def assemble(
     cleaned: list[Assignment] = []
     for update in updates:
         fixed, note = _strip_statement(update)
-        cleaned.append(fixed)
+        if _is_identity(fixed):
+            # A no-op whatever the target is; kept, it fails as "assigns to constant" when the target is one.
+            notes.append(f"update {update.target!r}: dropped the identity update {update.expr!r} (it changes nothing)")
+            continue
         if note:
             notes.append(note)
+        cleaned.append(fixed)
     shared, next_notes = _next_state_updates(cleaned, state_names, known)
     notes += next_notes
 
@@ -297,6 +445,28 @@ def assemble(
             notes.append("no termination constraint; used the MDP's termination conditions")
     terminated += [t for t in targets if t in _DONE_NAMES]
     terminated = list(dict.fromkeys(terminated))
+    observation = list(sar.observations)
+
+    # Not the observation: it is also computed at reset, before any action, so it cannot read an action variable.
+    indicators = _action_indicators(actions, shared, [reward, *terminated], known | targets)
+    if indicators:
+        notes.append(
+            f"action names {indicators} are used as values: each is an action variable, 1 when that "
+            "action is chosen and 0 otherwise"
+        )
+
+    # Reward, termination and observation see the values after the updates: there ``x_next`` is ``x``.
+    defined = known | targets | {u.target for a in actions for u in a.updates}
+    next_names = _next_value_names([reward, *terminated, *observation], state_names, defined)
+    if next_names:
+        reward = _rename(reward, next_names)
+        terminated = [_rename(t, next_names) for t in terminated]
+        observation = [_rename(t, next_names) for t in observation]
+        for alias, base in sorted(next_names.items()):
+            notes.append(
+                f"{alias!r} in the reward, termination or observation read as state {base!r}: they are "
+                "evaluated after the updates, so it already holds the next value"
+            )
 
     try:
         spec = EnvSpec(
@@ -309,7 +479,7 @@ def assemble(
             reward=reward,
             terminated=terminated,
             max_steps=mdp.horizon,
-            observation=list(sar.observations),
+            observation=observation,
         )
     except ValidationError as exc:
         raise AssemblyError([err["msg"] for err in exc.errors()]) from exc

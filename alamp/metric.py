@@ -145,6 +145,18 @@ def _values_match(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-3, abs_tol=1e-9)
 
 
+def _parameter_values_match(a: float | list[Any], b: float | list[Any]) -> bool:
+    """Parameter values match: numbers as :func:`_values_match`, lists element-wise with equal shapes.
+
+    A list never matches a number (coordinates ``[2, 2]`` are not the scalar ``2``).
+    """
+    if isinstance(a, list) or isinstance(b, list):
+        if not (isinstance(a, list) and isinstance(b, list)) or len(a) != len(b):
+            return False
+        return all(_parameter_values_match(x, y) for x, y in zip(a, b, strict=True))
+    return _values_match(a, b)
+
+
 def _name_tokens(name: str) -> set[str]:
     return {t for t in re.split(r"[_\W]+", name.lower()) if t}
 
@@ -175,8 +187,32 @@ def _matched_f1(predicted: Sequence[str], gold: Sequence[str]) -> float:
     return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)
 
 
-_FUNCTION_NAMES = {"sin", "cos", "tan", "tanh", "exp", "log", "sqrt", "abs", "min", "max", "clip", "floor", "ceil",
-                   "round", "where", "sign", "if", "else", "and", "or", "not", "sum", "np", "math"}
+_FUNCTION_NAMES = {
+    "sin",
+    "cos",
+    "tan",
+    "tanh",
+    "exp",
+    "log",
+    "sqrt",
+    "abs",
+    "min",
+    "max",
+    "clip",
+    "floor",
+    "ceil",
+    "round",
+    "where",
+    "sign",
+    "if",
+    "else",
+    "and",
+    "or",
+    "not",
+    "sum",
+    "np",
+    "math",
+}
 
 
 def _reward_terms(expression: str) -> list[str]:
@@ -187,7 +223,8 @@ def _reward_terms(expression: str) -> list[str]:
 def modeling_breakdown(task: Task, stages: Mapping[str, Any]) -> dict[str, float]:
     """The components of :func:`modeling_score`, each in [0, 1] (a missing or invalid stage scores 0).
 
-    - ``parameters``: share of the gold parameter values found among the predicted values (rel. tol. 1e-3);
+    - ``parameters``: share of the gold parameter values found among the predicted values (rel. tol. 1e-3;
+      list values match equal-shaped lists element-wise, never a number);
     - ``variables``: F1 of predicted vs gold state-variable names (loose name match), from ``variables``;
     - ``observations``: 1 if the SAR observation count equals the gold count, else 0;
     - ``actions``: 1 if the SAR action count equals the gold count, else 0;
@@ -205,7 +242,7 @@ def modeling_breakdown(task: Task, stages: Mapping[str, Any]) -> dict[str, float
         found = 0
         for gp in gold.parameters:
             for i, v in enumerate(pool):
-                if _values_match(v, gp.value):
+                if _parameter_values_match(v, gp.value):
                     pool.pop(i)
                     found += 1
                     break
@@ -508,8 +545,10 @@ def metric_score(verdict: Verdict) -> float:
 
 def _feedback(verdict: Verdict) -> str:
     if verdict.failed_level is None:
-        head = (f"Success: the policy reached {verdict.reference_return:.2f} on the reference "
-                f"(threshold {verdict.threshold}).")
+        head = (
+            f"Success: the policy reached {verdict.reference_return:.2f} on the reference "
+            f"(threshold {verdict.threshold})."
+        )
     else:
         head = f"Failed at level '{verdict.failed_level}'."
     parts = ", ".join(f"{k} {v:.2f}" for k, v in verdict.modeling_details.items())

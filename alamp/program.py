@@ -31,7 +31,7 @@ from typing import Any, Literal, Protocol
 import dspy
 from pydantic import TypeAdapter
 
-from alamp.assemble import Assembly, AssemblyError, assemble
+from alamp.assemble import Assembly, AssemblyError, assemble, expand_parameters
 from alamp.executor import check_code, check_env_factory
 from alamp.sandbox import SandboxLimits
 from alamp.schema import (
@@ -589,13 +589,17 @@ class ALAMP(_Pipeline):
     def _env_compiler(self, description: str, up: dict[str, Any], name: str | None) -> dict[str, Any]:
         attempts: list[dict[str, Any]] = []
         last_updates: list[Assignment] = []
+        # The agent sees the constants the spec will define: list-valued parameters as their indexed elements.
+        constants, _ = expand_parameters(
+            parameters=up["parameters"], reserved={v.name for v in up["variables"]} | set(up["mdp"].states)
+        )
         for candidate in range(self.settings.num_candidates):
             feedback = ""
             for attempt in range(1 + self.settings.max_repairs):
                 try:
                     updates = self.env(
                         description=description,
-                        constants=up["parameters"],
+                        constants=constants,
                         state=up["variables"],
                         actions=up["sar"].actions,
                         transitions=up["mdp"].transitions,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from program_scripts import CARTPOLE, CORRIDOR
 
-from alamp.assemble import AssemblyError, assemble, parse_assignments
+from alamp.assemble import AssemblyError, assemble, expand_parameters, parse_assignments
 from alamp.schema import Assignment, Constraint, EnvSpec, MDPModel, Parameter, SARSpec, Variable
-from alamp.spec import compile_spec
+from alamp.spec import SpecError, compile_spec
 from alamp.tasks import load_task, task_ids
 
 
@@ -68,9 +70,11 @@ def test_parameter_that_is_also_a_state_becomes_its_start_value() -> None:
 def test_reward_and_termination_from_updates_and_exogenous_draws() -> None:
     outputs = _outputs(CORRIDOR)
     outputs["variables"].append(Variable(name="wind", role="exogenous", initial="integers(0, 2)"))
-    outputs["updates"] = [Assignment(target="position", expr="clip(position + wind, 0, 10)"),
-                          Assignment(target="reward", expr="-step_cost"),
-                          Assignment(target="done", expr="position >= 9")]
+    outputs["updates"] = [
+        Assignment(target="position", expr="clip(position + wind, 0, 10)"),
+        Assignment(target="reward", expr="-step_cost"),
+        Assignment(target="done", expr="position >= 9"),
+    ]
     spec = assemble(**outputs).spec
     assert spec.reward == "reward" and "done" in spec.terminated
     assert [(d.name, d.expr) for d in spec.draws] == [("wind", "integers(0, 2)")]
@@ -107,8 +111,15 @@ def test_gold_outputs_of_every_task_assemble_into_the_gold_spec(task_id: str) ->
     with_distribution = {v.name for v in gold.variables if v.role == "exogenous" and v.initial.strip()}
     missing = [d.name for d in gold.env_spec.draws if d.name not in with_distribution]
     assert not missing, f"gold spec draws {missing} have no exogenous gold variable stating their distribution"
-    assembly = assemble(parameters=gold.parameters, variables=gold.variables, constraints=gold.constraints,
-                        mdp=gold.mdp, sar=gold.sar, updates=gold.env_spec.updates, name=task_id)
+    assembly = assemble(
+        parameters=gold.parameters,
+        variables=gold.variables,
+        constraints=gold.constraints,
+        mdp=gold.mdp,
+        sar=gold.sar,
+        updates=gold.env_spec.updates,
+        name=task_id,
+    )
     assert assembly.notes == []  # nothing in the gold outputs needed normalising
 
     def behaviour(spec: EnvSpec) -> dict:
@@ -126,8 +137,7 @@ def test_gold_outputs_of_every_task_assemble_into_the_gold_spec(task_id: str) ->
 
 def test_bounds_copied_from_the_start_range_are_dropped() -> None:
     outputs = _outputs(CARTPOLE)
-    outputs["variables"][1] = Variable(name="x_dot", role="state", low=-0.05, high=0.05,
-                                       initial="uniform(-0.05, 0.05)")
+    outputs["variables"][1] = Variable(name="x_dot", role="state", low=-0.05, high=0.05, initial="uniform(-0.05, 0.05)")
     assembly = assemble(**outputs)
     x_dot = assembly.spec.state[1]
     assert x_dot.high == float("inf") and not x_dot.clip
@@ -155,3 +165,223 @@ def test_parameter_symbols_from_the_text_become_alias_constants() -> None:
     assert assembly.spec.constants[first.name] == first.value
     assert any("'τ'" in note and "'tau'" in note for note in assembly.notes)
     compile_spec(assembly.spec)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Normalisations of what the small model writes (each from a failure seen in real runs)
+
+
+def _queues(reward: str, terminated: str, updates: list[Assignment]) -> dict:
+    """Three queues (wireless-like): serving one queue empties it by one; every queue gets one arrival per step."""
+    return {
+        "parameters": [Parameter(name="user1_queue_next_limit", value=6.0)],
+        "variables": [
+            Variable(name=f"user{i}_queue", role="state", low=0, high=100, initial=str(i)) for i in (1, 2, 3)
+        ],
+        "constraints": [Constraint(expression=terminated, kind="termination")],
+        "mdp": MDPModel(
+            states=["user1_queue", "user2_queue", "user3_queue"],
+            actions=["serve1", "serve2"],
+            transitions=[],
+            reward=reward,
+            horizon=50,
+        ),
+        "sar": SARSpec(
+            observations=["user1_queue", "user2_queue", "user3_queue"],
+            reward=reward,
+            actions=[
+                {"name": "serve1", "effect": "user1_queue -= 1"},
+                {"name": "serve2", "effect": "user2_queue -= 1"},
+            ],
+        ),
+        "updates": updates,
+    }
+
+
+def test_next_value_names_in_reward_and_termination_read_as_the_updated_state() -> None:
+    arrivals = [Assignment(target=f"user{i}_queue", expr=f"user{i}_queue + 1") for i in (1, 2, 3)]
+    outputs = _queues(
+        "-(user1_queue_next + user2_queue_next + user3_queue_next)",
+        "user1_queue_next >= user1_queue_next_limit",
+        arrivals,
+    )
+    assembly = assemble(**outputs)
+    spec = assembly.spec
+    assert spec.reward == "-(user1_queue + user2_queue + user3_queue)"
+    # The longer identifier that starts with a rewritten name is a constant of its own and is left alone.
+    assert spec.terminated == ["user1_queue >= user1_queue_next_limit"]
+    assert sum("'user1_queue_next'" in note and "'user1_queue'" in note for note in assembly.notes) == 1
+    env = compile_spec(spec).make_env()
+    env.reset(seed=0)
+    env.set_state([1.0, 2.0, 3.0])
+    obs, reward, terminated, _, _ = env.step(0)  # serve1: 1-1+1, 2+1, 3+1
+    assert list(obs) == [1.0, 3.0, 4.0]
+    assert reward == -8.0  # minus the queues after the updates, not before (-6)
+    assert not terminated
+    env.set_state([6.0, 0.0, 0.0])
+    assert env.step(1)[2]  # user1_queue becomes 7 >= 6: the condition is on the updated value
+
+
+def test_next_value_name_defined_by_an_update_is_not_rewritten() -> None:
+    # user1_queue_next is an intermediate here, and not the next value of user1_queue: it must keep its meaning.
+    updates = [
+        Assignment(target="user1_queue_next", expr="user1_queue + 10"),
+        Assignment(target="user1_queue", expr="user1_queue + 1"),
+    ]
+    outputs = _queues("-user1_queue_next", "user1_queue > 90", updates)
+    assembly = assemble(**outputs)
+    assert assembly.spec.reward == "-user1_queue_next"
+    assert not any("read as state" in note for note in assembly.notes)
+    env = compile_spec(assembly.spec).make_env()
+    env.reset(seed=0)
+    env.set_state([5.0, 0.0, 0.0])
+    obs, reward, *_ = env.step(1)
+    assert obs[0] == 6.0 and reward == -15.0
+
+
+def test_identity_updates_are_dropped_even_for_constants() -> None:
+    outputs = _outputs(CORRIDOR)
+    outputs["parameters"].append(Parameter(name="channel1_good", value=1.0))
+    outputs["sar"] = outputs["sar"].model_copy(
+        update={
+            "actions": [
+                *outputs["sar"].actions[:1],
+                outputs["sar"].actions[1].model_copy(update={"effect": "position = position"}),
+            ]
+        }
+    )
+    outputs["updates"] = [
+        Assignment(target="channel1_good", expr="channel1_good"),
+        Assignment(target="channel1_good", expr="channel1_good = channel1_good"),  # statement form
+        Assignment(target="position", expr="clip(position, 0, 10)"),
+    ]
+    assembly = assemble(**outputs)
+    spec = assembly.spec
+    assert [(u.target, u.expr) for u in spec.updates] == [("position", "clip(position, 0, 10)")]
+    assert spec.actions[1].updates == []
+    assert sum("identity" in note for note in assembly.notes) == 3
+    env = compile_spec(spec).make_env()
+    env.reset(seed=0)
+    env.set_state([4.0])
+    assert env.step(1)[0][0] == 4.0 and env.step(0)[0][0] == 3.0
+    # Kept, the same update is refused: that is the failure this normalisation removes.
+    kept = spec.model_copy(
+        update={"updates": [Assignment(target="channel1_good", expr="channel1_good"), *spec.updates]}
+    )
+    with pytest.raises(SpecError, match="constant"):
+        compile_spec(kept)
+
+
+def _mountain_car(update: str, *, parameters: list[Parameter] | None = None) -> dict:
+    actions = ["push_left", "no_push", "push_right"]
+    return {
+        "parameters": parameters or [Parameter(name="goal_position", value=0.5)],
+        "variables": [
+            Variable(name="position", role="state", low=-1.2, high=0.6, initial="-0.5"),
+            Variable(name="velocity", role="state", low=-0.07, high=0.07, initial="0"),
+        ],
+        "constraints": [Constraint(expression="position >= 0.5", kind="termination")],
+        "mdp": MDPModel(states=["position", "velocity"], actions=actions, transitions=[], reward="-1", horizon=200),
+        "sar": SARSpec(observations=["position", "velocity"], actions=[{"name": a} for a in actions], reward="-1"),
+        "updates": [
+            Assignment(target="velocity", expr=update),
+            Assignment(target="position", expr="position + velocity"),
+        ],
+    }
+
+
+def test_action_names_used_as_values_become_indicators() -> None:
+    outputs = _mountain_car("velocity + 0.001 * (push_right - push_left) - 0.0025 * cos(3 * position)")
+    assembly = assemble(**outputs)
+    spec = assembly.spec
+    flags = {a.name: {u.target: u.expr for u in a.updates} for a in spec.actions}
+    assert flags == {
+        "push_left": {"push_left": "1", "push_right": "0"},
+        "no_push": {"push_left": "0", "push_right": "0"},
+        "push_right": {"push_left": "0", "push_right": "1"},
+    }  # no_push is not used: no indicator
+    assert any("push_left" in note and "action variable" in note for note in assembly.notes)
+    env = compile_spec(spec).make_env()
+    env.reset(seed=0)
+    velocities = []
+    for action in range(3):
+        env.set_state([-0.5, 0.0])
+        velocities.append(float(env.step(action)[0][1]))
+    gravity = -0.0025 * math.cos(3 * -0.5)
+    assert velocities == pytest.approx([gravity - 0.001, gravity, gravity + 0.001], abs=1e-7)
+
+
+def test_action_names_defined_otherwise_or_inside_longer_names_are_not_indicators() -> None:
+    # push_right_gain contains an action name; no_push is a constant: neither is an indicator.
+    parameters = [Parameter(name="push_right_gain", value=2.0), Parameter(name="no_push", value=0.0005)]
+    outputs = _mountain_car("velocity + 0.001 * push_right_gain * push_left + no_push", parameters=parameters)
+    spec = assemble(**outputs).spec
+    assert [[u.target for u in a.updates] for a in spec.actions] == [["push_left"]] * 3
+    assert spec.updates[0].expr == "velocity + 0.001 * push_right_gain * push_left + no_push"
+    env = compile_spec(spec).make_env()
+    env.reset(seed=0)
+    env.set_state([-0.5, 0.0])
+    assert env.step(0)[0][1] == pytest.approx(0.002 + 0.0005)
+    env.set_state([-0.5, 0.0])
+    assert env.step(2)[0][1] == pytest.approx(0.0005)
+
+
+def test_parameter_values_may_be_lists_of_numbers() -> None:
+    assert Parameter(name="p", value=9.8).value == 9.8 and isinstance(Parameter(name="p", value=3).value, float)
+    assert Parameter(name="p", value=[2, "2.5"]).value == [2.0, 2.5]
+    assert Parameter(name="p", value=((1, 1), (1, 3))).value == [[1.0, 1.0], [1.0, 3.0]]  # tuples, as written
+    assert Parameter.model_validate_json('{"name": "p", "value": [[1, 2], [3, 4]]}').value == [[1.0, 2.0], [3.0, 4.0]]
+    for bad in ([], [1, "x"], [1, None]):
+        with pytest.raises(ValueError):
+            Parameter(name="p", value=bad)
+    # The schema shown to the model is unchanged: a number.
+    assert Parameter.model_json_schema()["properties"]["value"]["type"] == "number"
+
+
+def test_list_parameters_become_indexed_constants() -> None:
+    outputs = _outputs(CORRIDOR)
+    outputs["parameters"] += [
+        Parameter(name="package_location", value=[2.0, 7.0]),
+        Parameter(name="building_locations", value=[[1, 1], [1, 3], [3, 1], [3, 3]]),
+        Parameter(name="blocked", value=[4, 5]),
+        Parameter(name="start", value=[1, 2, 3]),
+    ]
+    outputs["variables"].append(Variable(name="blocked_x", role="exogenous", initial="integers(0, 2)"))
+    outputs["updates"] = [
+        Assignment(
+            target="position",
+            expr="clip(position + building_locations_2_0 - package_location_0 + package_location_y - 7, 0, 10)",
+        )
+    ]
+    assembly = assemble(**outputs)
+    constants = assembly.spec.constants
+    assert "package_location" not in constants and "building_locations" not in constants
+    assert (constants["package_location_0"], constants["package_location_1"]) == (2.0, 7.0)
+    assert (constants["package_location_x"], constants["package_location_y"]) == (2.0, 7.0)
+    assert [constants[f"building_locations_{i}_{j}"] for i in range(4) for j in range(2)] == [1, 1, 1, 3, 3, 1, 3, 3]
+    assert constants["start_2"] == 3.0 and "start_x" not in constants  # three numbers are no point
+    assert "blocked_y" not in constants  # blocked_x is a variable: no aliases at all
+    assert sum("is a list" in note for note in assembly.notes) == 4
+    env = compile_spec(assembly.spec).make_env()
+    env.reset(seed=0)
+    env.set_state([5.0])
+    assert env.step(1)[0][0] == 6.0 + 3.0 - 2.0  # right (+1), then + 3 - 2 + 7 - 7
+
+
+def test_expand_parameters_keeps_scalars_and_explicit_element_names() -> None:
+    scalar = Parameter(name="loc_0", value=9.0, symbol="L")
+    expanded, notes = expand_parameters(parameters=[Parameter(name="loc", value=[1, 2]), scalar])
+    assert expanded[-1] is scalar
+    assert {p.name: p.value for p in expanded} == {"loc_1": 2.0, "loc_x": 1.0, "loc_y": 2.0, "loc_0": 9.0}
+    assert len(notes) == 1 and "loc_0" in notes[0]
+    assert all(isinstance(p.value, float) for p in expanded)
+
+
+def test_only_whole_names_read_as_values_are_seen() -> None:
+    from alamp.assemble import _names_in, _rename
+
+    text = "min(x_next, x_next_max) + uniform(low=x_next) + np.x_next - (x_next == 1) + x_next2"
+    assert _names_in(text) == {"x_next", "x_next_max", "x_next2", "np"}
+    assert _rename(text, {"x_next": "x", "min": "m", "low": "l"}) == (
+        "min(x, x_next_max) + uniform(low=x) + np.x_next - (x == 1) + x_next2"
+    )

@@ -17,6 +17,7 @@ from gymnasium import spaces
 from gymnasium.wrappers import TimeLimit
 
 from alamp.metric import RunOutcome, fidelity, grade, make_dspy_metric, metric_score, modeling_breakdown, modeling_score
+from alamp.schema import Parameter
 from alamp.tasks import GOLD_FIELDS, load_task, task_to_example
 
 
@@ -109,7 +110,11 @@ def run_with(task, env_cls: type[gym.Env]) -> RunOutcome:
         return TimeLimit(env_cls(), max_episode_steps=100)
 
     return RunOutcome(
-        stages=gold_stages(task), make_env=make_env, coded=True, trained=True, policy=q_learning(make_env),
+        stages=gold_stages(task),
+        make_env=make_env,
+        coded=True,
+        trained=True,
+        policy=q_learning(make_env),
         path="llm",
     )
 
@@ -193,8 +198,9 @@ def test_policy_with_wrong_interface_is_graded_not_crashed(task) -> None:
                 raise ValueError(f"expected 3 observations, got {obs.shape}")
             return 0
 
-    outcome = RunOutcome(stages=gold_stages(task), make_env=HandWrittenCliff, coded=True, trained=True,
-                         policy=ThreeInputs())
+    outcome = RunOutcome(
+        stages=gold_stages(task), make_env=HandWrittenCliff, coded=True, trained=True, policy=ThreeInputs()
+    )
     verdict = grade(task=task, outcome=outcome, fidelity_samples=0)
     assert verdict.failed_level == "policy_success"
     assert any("could not run on the reference" in m for m in verdict.messages)
@@ -217,6 +223,30 @@ def test_modeling_score_measures_agreement_with_gold(task) -> None:
     }
     assert modeling_score(task, as_dicts) == 1.0
     assert modeling_breakdown(task, {**stages, "sar": {"observations": []}})["actions"] == 0.0
+
+
+def test_list_parameter_values_are_compared_as_lists(task) -> None:
+    stages = gold_stages(task)
+    gold_params = task.gold.parameters
+    n = len(gold_params)
+    # A list where the gold has a number is a mismatch (and no crash).
+    as_list = [
+        gold_params[0].model_copy(update={"value": [gold_params[0].value, gold_params[0].value]}),
+        *gold_params[1:],
+    ]
+    assert modeling_breakdown(task, {**stages, "parameters": as_list})["parameters"] == pytest.approx((n - 1) / n)
+    # A gold list parameter matches an equal list (within tolerance), not a different shape or value, nor a number.
+    location = Parameter(name="location", value=[[1.0, 2.0], [3.0, 4.0]])
+    listed = task.model_copy(update={"gold": task.gold.model_copy(update={"parameters": [*gold_params, location]})})
+    for predicted, expected in [
+        ([[1.0, 2.0], [3.0, 4.0002]], 1.0),
+        ([[1.0, 2.0], [3.0, 5.0]], n / (n + 1)),
+        ([1.0, 2.0, 3.0, 4.0], n / (n + 1)),
+        (1.0, n / (n + 1)),
+    ]:
+        params = [*gold_params, location.model_copy(update={"value": predicted})]
+        parts = modeling_breakdown(listed, {**stages, "parameters": params})
+        assert parts["parameters"] == pytest.approx(expected), predicted
 
 
 def test_fidelity_detects_a_wrong_stochastic_constant() -> None:
@@ -258,8 +288,14 @@ def test_compiled_gold_spec_and_planted_spec_errors() -> None:
 
     def outcome_for(env_spec) -> RunOutcome:
         compiled = spec.compile_spec(env_spec)
-        return RunOutcome(stages=gold_stages(task), make_env=compiled.make_env, coded=True, trained=True,
-                          policy=q_learning(compiled.make_env), path="compiler")
+        return RunOutcome(
+            stages=gold_stages(task),
+            make_env=compiled.make_env,
+            coded=True,
+            trained=True,
+            policy=q_learning(compiled.make_env),
+            path="compiler",
+        )
 
     assert grade(task=task, outcome=outcome_for(gold)).policy_success
     swapped = gold.model_copy(update={"observation": ["col", "row"]})
@@ -282,7 +318,13 @@ def test_dqn_trained_on_the_compiled_gold_spec_succeeds_on_the_reference() -> No
     values = dict(rl.load_trainer_config("default")["dqn"])
     values.update(eval_threshold=task.reference.success_threshold, eval_episodes=5)
     result = rl.train_dqn(config=rl.DQNConfig.from_dict(values), make_env=compiled.make_env)
-    outcome = RunOutcome(stages=gold_stages(task), make_env=compiled.make_env, coded=True, trained=True,
-                         policy=result.policy, path="compiler")
+    outcome = RunOutcome(
+        stages=gold_stages(task),
+        make_env=compiled.make_env,
+        coded=True,
+        trained=True,
+        policy=result.policy,
+        path="compiler",
+    )
     verdict = grade(task=task, outcome=outcome)
     assert verdict.policy_success and verdict.fidelity == 1.0

@@ -7,9 +7,18 @@ right, with messages written so that a repair step (or the LLM's retry) can act 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from alamp.schema._names import Identifier, check_unique, to_identifier
 from alamp.schema._numbers import read_number
@@ -26,33 +35,62 @@ __all__ = [
     "GeneratedCode",
 ]
 
-_SENSES = {"max": "max", "maximize": "max", "maximise": "max", "maximum": "max",
-           "min": "min", "minimize": "min", "minimise": "min", "minimum": "min"}
+_SENSES = {
+    "max": "max",
+    "maximize": "max",
+    "maximise": "max",
+    "maximum": "max",
+    "min": "min",
+    "minimize": "min",
+    "minimise": "min",
+    "minimum": "min",
+}
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
 
 
+_FLOAT = TypeAdapter(float)
+
+# A parameter value is a number, or a (possibly nested) list of numbers: coordinates such as (2, 2) or a list of
+# locations. The JSON schema shown to the model stays "number" so that prompts (and tuned demos) do not change:
+# lists are tolerated when the model writes them, not asked for.
+ParameterValue = Annotated[float | list[Any], WithJsonSchema({"type": "number"})]
+
+
+def _read_parameter_value(value: object, *, what: str) -> float | list[Any]:
+    """A number as ``read_number`` reads it, or a list (tuples too) whose elements are read the same way."""
+    if isinstance(value, list | tuple):
+        if not value:
+            raise ValueError(f"{what} is an empty list; write a number, e.g. 9.8")
+        return [_read_parameter_value(item, what=f"{what}[{i}]") for i, item in enumerate(value)]
+    # The scalar path is exactly a ``float`` field's (same conversions, same error messages).
+    return _FLOAT.validate_python(read_number(value, what=what))
+
+
 class Parameter(_Model):
-    """A fixed constant of the problem, stated in the text (e.g. ``gravity = 9.8 m/s^2``)."""
+    """A fixed constant of the problem, stated in the text (e.g. ``gravity = 9.8 m/s^2``).
+
+    ``value`` is normally a float; a list of numbers (e.g. coordinates ``[2.0, 2.0]``) or a list of such lists is
+    accepted too, and ``alamp.assemble.expand_parameters`` turns it into indexed scalar constants.
+    """
 
     name: Identifier = Field(description="snake_case identifier, e.g. pole_length")
-    value: float = Field(description="numeric value as stated in the text")
+    value: ParameterValue = Field(description="numeric value as stated in the text")
     unit: str = Field(default="", description="unit, empty if none")
     description: str = Field(default="", description="one short sentence")
     symbol: str = Field(default="", description="the symbol the text's equations use for it, e.g. M or τ; may be empty")
-
 
     @field_validator("symbol", mode="before")
     @classmethod
     def _symbol(cls, v: object) -> str:
         return "" if v is None else str(v)
 
-    @field_validator("value", mode="before")
+    @field_validator("value", mode="plain")
     @classmethod
-    def _value(cls, v: object) -> object:
-        return read_number(v, what="parameter value")
+    def _value(cls, v: object) -> float | list[Any]:
+        return _read_parameter_value(v, what="parameter value")
 
 
 class Objective(_Model):
@@ -63,7 +101,6 @@ class Objective(_Model):
     expression: str = Field(default="", description="formula over parameters and variables, if one is stated")
     description: str = Field(default="", description="one short sentence")
     weight: float = Field(default=1.0, description="relative weight when there are several objectives")
-
 
     @field_validator("sense", mode="before")
     @classmethod
@@ -85,13 +122,19 @@ class Variable(_Model):
     initial: str = Field(default="", description="start value or distribution, e.g. 0 or uniform(-0.05, 0.05)")
     description: str = Field(default="", description="one short sentence")
 
-
     @field_validator("role", "domain", mode="before")
     @classmethod
     def _lower(cls, v: str) -> str:
         text = str(v).strip().lower()
-        return {"exogenous_input": "exogenous", "random": "exogenous", "control": "action",
-                "discrete": "integer", "real": "continuous", "bool": "binary", "boolean": "binary"}.get(text, text)
+        return {
+            "exogenous_input": "exogenous",
+            "random": "exogenous",
+            "control": "action",
+            "discrete": "integer",
+            "real": "continuous",
+            "bool": "binary",
+            "boolean": "binary",
+        }.get(text, text)
 
     @field_validator("initial", mode="before")
     @classmethod
@@ -176,7 +219,6 @@ class SARAction(_Model):
 
     name: Identifier = Field(description="snake_case identifier, e.g. push_left")
     effect: str = Field(default="", description="its effect as an assignment, e.g. force = -force_mag")
-
 
 
 class SARSpec(_Model):
