@@ -32,6 +32,7 @@ from typing import Any
 import dspy
 
 from alamp.artifact import save_program
+from alamp.lm.cache import configure_lm_cache
 from alamp.paths import artifacts_dir, cache_dir, conf_dir
 from alamp.tracking import Tracker
 
@@ -117,22 +118,6 @@ class ProgressMetric:
         if self._progress is not None:
             self._progress.update(self._task, advance=1, mean=self.score_sum / self.calls)
         return score
-
-
-def configure_lm_cache(settings: Mapping[str, Any] | None) -> Path | None:
-    """Turn DSPy's disk cache on (or off) in the configured directory (default ``<alamp cache>/dspy``).
-
-    Returns:
-        The cache directory, or None when disabled.
-    """
-    settings = dict(settings or {})
-    if not settings.get("enabled", True):
-        dspy.configure_cache(enable_disk_cache=False, enable_memory_cache=True)
-        return None
-    directory = Path(settings.get("dir") or cache_dir() / "dspy").expanduser()
-    directory.mkdir(parents=True, exist_ok=True)
-    dspy.configure_cache(enable_disk_cache=True, enable_memory_cache=True, disk_cache_dir=str(directory))
-    return directory
 
 
 def _lm_description(cfg: Mapping[str, Any]) -> dict[str, Any]:

@@ -265,6 +265,9 @@ def run(cfg: DictConfig, *, run_dir: Path | None = None, lm: dspy.LM | None = No
     directory.write_text("config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
 
     program = build_program(cfg)
+    from alamp.lm.cache import configure_lm_cache
+
+    configure_lm_cache(cfg.get("lm_cache"))
     active_lm = lm if lm is not None else _configure_lm(cfg)
     if lm is not None:
         dspy.configure(lm=lm)

@@ -169,3 +169,16 @@ def test_the_pipeline_and_the_seed_shape_the_lm_and_the_sampling() -> None:
     assert settings_from_config(chain).sampling_seed == 2
     assert settings_from_config(_cfg("seed=2", "seed_sampling=false")).sampling_seed == 0
     assert settings_from_config(_cfg("seed=0")).sampling_seed == 0
+
+
+def test_a_run_uses_the_configured_lm_cache_directory(tmp_path: Path) -> None:
+    lm = _fake(CORRIDOR)
+    cache = tmp_path / "answers"
+    try:
+        run(_cfg(f"description_file={_description_file(tmp_path)}", f"lm_cache.dir={cache}"), run_dir=tmp_path / "r",
+            lm=lm)  # fmt: skip
+        assert cache.is_dir() and Path(dspy.cache.disk_cache.directory) == cache
+    finally:
+        from alamp.lm import configure_lm_cache
+
+        configure_lm_cache(None)  # back to the default folder, not one pytest deletes

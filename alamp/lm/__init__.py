@@ -13,6 +13,7 @@ import os as _os
 # LiteLLM (under DSPy) fetches a model cost map from the internet on first import unless told not to.
 _os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from alamp.lm.cache import configure_lm_cache  # noqa: E402
 from alamp.lm.config import (  # noqa: E402
     Backend,
     EmbeddedModelConfig,
@@ -45,6 +46,7 @@ __all__ = [
     "build_lm",
     "build_adapter",
     "configure_dspy",
+    "configure_lm_cache",
     "ensure_model",
     "verified_sha256",
     "verified_model_sha256",
