@@ -22,6 +22,7 @@ a stage it already holds is loaded instead of calling the LM again.
 
 from __future__ import annotations
 
+import functools
 import re
 import time
 from collections.abc import Callable
@@ -212,6 +213,12 @@ def _lm_usage(entries: list[dict[str, Any]]) -> dict[str, int]:
     return usage
 
 
+def _agent_failure(route: str, candidate: int, attempt: int, error: str) -> dict[str, Any]:
+    """The attempt record of an agent whose answer could not be read (nothing was checked)."""
+    return {"route": route, "candidate": candidate, "attempt": attempt, "passed": False, "stage_failed": "agent",
+            "error": error}  # fmt: skip
+
+
 class _Pipeline(dspy.Module):
     """What both programs share: stage bookkeeping, the environment routes, the candidate and repair loops."""
 
@@ -362,16 +369,7 @@ class _Pipeline(dspy.Module):
             try:
                 code = extract_code(first_code(candidate))
             except Exception as exc:
-                attempts.append(
-                    {
-                        "route": "llm",
-                        "candidate": candidate,
-                        "attempt": 0,
-                        "passed": False,
-                        "stage_failed": "agent",
-                        "error": f"{type(exc).__name__}: {exc}",
-                    }
-                )
+                attempts.append(_agent_failure("llm", candidate, 0, f"{type(exc).__name__}: {exc}"))
                 continue
             result = self._repair_loop(code, candidate=candidate, sar=sar, attempts=attempts)
             if result is not None:
@@ -404,16 +402,7 @@ class _Pipeline(dspy.Module):
                 fixed = self.repair(code=code, error=report.error, config=self._sample_config(candidate, attempt + 1))
                 code = extract_code(fixed.fixed_code)
             except Exception as exc:
-                attempts.append(
-                    {
-                        "route": "llm",
-                        "candidate": candidate,
-                        "attempt": attempt + 1,
-                        "passed": False,
-                        "stage_failed": "agent",
-                        "error": f"{type(exc).__name__}: {exc}",
-                    }
-                )
+                attempts.append(_agent_failure("llm", candidate, attempt + 1, f"{type(exc).__name__}: {exc}"))
                 break
         return None
 
@@ -450,6 +439,17 @@ class _Pipeline(dspy.Module):
         else:
             out.update(status="ok", failed_stage=None, error="")
         return dspy.Prediction(**out)
+
+
+# The paper's waterfall: (agent = stage name, its output field, the upstream outputs it reads besides the text).
+_WATERFALL: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("parameter", "parameters", ()),
+    ("objective", "objectives", ("parameters",)),
+    ("variable", "variables", ("parameters", "objectives")),
+    ("constraint", "constraints", ("parameters", "variables")),
+    ("modeling", "mdp", ("parameters", "objectives", "variables", "constraints")),
+    ("sar", "sar", ("parameters", "variables", "mdp")),
+)
 
 
 class ALAMP(_Pipeline):
@@ -489,85 +489,10 @@ class ALAMP(_Pipeline):
         recorder = recorder or MemoryRecorder()
         records: dict[str, dict[str, Any]] = {}
         values: dict[str, Any] = {}
-        call = self._call_with_retries
         try:
-            values |= self._stage(
-                recorder,
-                "parameter",
-                ("parameter",),
-                lambda: {"parameters": call(self.parameter, description=description).parameters},
-                records,
-            )
-            values |= self._stage(
-                recorder,
-                "objective",
-                ("objective",),
-                lambda: {
-                    "objectives": call(
-                        self.objective, description=description, parameters=values["parameters"]
-                    ).objectives
-                },
-                records,
-            )
-            values |= self._stage(
-                recorder,
-                "variable",
-                ("variable",),
-                lambda: {
-                    "variables": call(
-                        self.variable,
-                        description=description,
-                        parameters=values["parameters"],
-                        objectives=values["objectives"],
-                    ).variables
-                },
-                records,
-            )
-            values |= self._stage(
-                recorder,
-                "constraint",
-                ("constraint",),
-                lambda: {
-                    "constraints": call(
-                        self.constraint,
-                        description=description,
-                        parameters=values["parameters"],
-                        variables=values["variables"],
-                    ).constraints
-                },
-                records,
-            )
-            values |= self._stage(
-                recorder,
-                "modeling",
-                ("modeling",),
-                lambda: {
-                    "mdp": call(
-                        self.modeling,
-                        description=description,
-                        parameters=values["parameters"],
-                        objectives=values["objectives"],
-                        variables=values["variables"],
-                        constraints=values["constraints"],
-                    ).mdp
-                },
-                records,
-            )
-            values |= self._stage(
-                recorder,
-                "sar",
-                ("sar",),
-                lambda: {
-                    "sar": call(
-                        self.sar,
-                        description=description,
-                        parameters=values["parameters"],
-                        variables=values["variables"],
-                        mdp=values["mdp"],
-                    ).sar
-                },
-                records,
-            )
+            for stage, output, inputs in _WATERFALL:
+                ask = functools.partial(self._ask, stage, output, inputs, description=description, values=values)
+                values |= self._stage(recorder, stage, (stage,), ask, records)
             coding = self.settings.coding
             if coding in ("compiler", "compiler_then_llm"):
                 values |= self._stage(
@@ -585,6 +510,14 @@ class ALAMP(_Pipeline):
         except StageFailed as failed:
             return self._prediction(values, records, failed)
         return self._prediction(values, records, None)
+
+    def _ask(
+        self, stage: str, output: str, inputs: tuple[str, ...], *, description: str, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        """One upstream agent: the text and the upstream outputs it reads in, its typed output out."""
+        upstream = {field: values[field] for field in inputs}
+        prediction = self._call_with_retries(getattr(self, stage), description=description, **upstream)
+        return {output: getattr(prediction, output)}
 
     def _env_compiler(self, description: str, up: dict[str, Any], name: str | None) -> dict[str, Any]:
         attempts: list[dict[str, Any]] = []
@@ -608,16 +541,7 @@ class ALAMP(_Pipeline):
                     ).updates
                 except Exception as exc:  # unparsable output: say so and let the next attempt try again
                     feedback = f"your previous answer could not be read: {type(exc).__name__}: {str(exc)[:500]}"
-                    attempts.append(
-                        {
-                            "route": "compiler",
-                            "candidate": candidate,
-                            "attempt": attempt,
-                            "passed": False,
-                            "stage_failed": "agent",
-                            "error": feedback,
-                        }
-                    )
+                    attempts.append(_agent_failure("compiler", candidate, attempt, feedback))
                     continue
                 last_updates = updates
                 assembly, report, code = self._build_from_updates(up, updates, name)
@@ -718,16 +642,7 @@ class SingleModelBaseline(_Pipeline):
             try:
                 out = self._call_single(self.single_model, description, candidate)
             except Exception as exc:
-                attempts.append(
-                    {
-                        "route": "compiler",
-                        "candidate": candidate,
-                        "attempt": 0,
-                        "passed": False,
-                        "stage_failed": "agent",
-                        "error": f"{type(exc).__name__}: {exc}",
-                    }
-                )
+                attempts.append(_agent_failure("compiler", candidate, 0, f"{type(exc).__name__}: {exc}"))
                 continue
             up = {k: getattr(out, k) for k in ("parameters", "objectives", "variables", "constraints", "mdp", "sar")}
             assembly, report, code = self._build_from_updates(up, out.updates, name)
@@ -776,16 +691,7 @@ class SingleModelBaseline(_Pipeline):
             try:
                 out = self._call_single(self.single_model_code, description, candidate)
             except Exception as exc:
-                attempts.append(
-                    {
-                        "route": "llm",
-                        "candidate": candidate,
-                        "attempt": 0,
-                        "passed": False,
-                        "stage_failed": "agent",
-                        "error": f"{type(exc).__name__}: {exc}",
-                    }
-                )
+                attempts.append(_agent_failure("llm", candidate, 0, f"{type(exc).__name__}: {exc}"))
                 continue
             # The SAR spec the code must agree with comes from the same call.
             upstream = {"parameters": out.parameters, "mdp": out.mdp, "sar": out.sar}
