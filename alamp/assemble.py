@@ -468,6 +468,16 @@ def assemble(
                 "evaluated after the updates, so it already holds the next value"
             )
 
+    max_steps = mdp.horizon
+    if mdp.horizon_parameter:
+        named = constants.get(mdp.horizon_parameter)
+        if named is not None and named >= 1:
+            max_steps = int(round(named))
+            notes.append(f"horizon written as the parameter {mdp.horizon_parameter!r}: used its value {max_steps}")
+        else:
+            notes.append(f"horizon written as {mdp.horizon_parameter!r}, which names no positive constant; "
+                         f"used the default {max_steps}")
+
     try:
         spec = EnvSpec(
             id=env_id_for(name),
@@ -478,7 +488,7 @@ def assemble(
             updates=shared,
             reward=reward,
             terminated=terminated,
-            max_steps=mdp.horizon,
+            max_steps=max_steps,
             observation=observation,
         )
     except ValidationError as exc:

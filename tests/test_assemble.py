@@ -385,3 +385,18 @@ def test_only_whole_names_read_as_values_are_seen() -> None:
     assert _rename(text, {"x_next": "x", "min": "m", "low": "l"}) == (
         "min(x, x_next_max) + uniform(low=x) + np.x_next - (x == 1) + x_next2"
     )
+
+
+def test_a_horizon_written_as_a_parameter_name_takes_its_value() -> None:
+    # Real output of the embedded model (cartpole, Modeling agent): "horizon": max_steps, unquoted.
+    outputs = _outputs(CORRIDOR)
+    mdp = outputs["mdp"].model_dump()
+    outputs["mdp"] = MDPModel.model_validate({**mdp, "horizon": "max_steps"})
+    assert outputs["mdp"].horizon_parameter == "max_steps"
+    assert "horizon_parameter" not in MDPModel.model_json_schema()["properties"]  # never asked of the model
+    outputs["parameters"].append(Parameter(name="max_steps", value=137))
+    assembly = assemble(**outputs)
+    assert assembly.spec.max_steps == 137 and any("max_steps" in n for n in assembly.notes)
+    outputs["parameters"].pop()
+    assert assemble(**outputs).spec.max_steps == 500  # names nothing: the default, with a note
+    assert MDPModel.model_validate({**mdp, "horizon": "200 steps"}).horizon == 200

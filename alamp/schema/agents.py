@@ -7,6 +7,7 @@ right, with messages written so that a repair step (or the LLM's retry) can act 
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -19,9 +20,12 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import SkipJsonSchema
 
 from alamp.schema._names import Identifier, check_unique, to_identifier
 from alamp.schema._numbers import read_number
+
+_NAME = re.compile(r"[^\W\d]\w*")
 
 __all__ = [
     "Parameter",
@@ -181,6 +185,29 @@ class MDPModel(_Model):
     discount: float = Field(default=0.99, ge=0.0, le=1.0)
     horizon: int = Field(default=500, gt=0, description="maximum steps per episode")
     termination: list[str] = Field(default_factory=list, description="conditions that end an episode")
+    # Not shown to the model (no schema): set when it wrote the horizon as a parameter's name, which assembly resolves.
+    horizon_parameter: SkipJsonSchema[str] = Field(default="", exclude_if=lambda v: not v)
+
+    @field_validator("horizon", mode="before")
+    @classmethod
+    def _horizon(cls, v: object) -> object:
+        number = read_number(v, what="horizon")  # "200 steps", "2e2"
+        return int(number) if isinstance(number, float) and number.is_integer() else number
+
+    @model_validator(mode="before")
+    @classmethod
+    def _horizon_by_name(cls, data: Any) -> Any:
+        """``"horizon": max_steps`` names a parameter: keep the name, and the default until assembly resolves it."""
+        if not isinstance(data, dict) or not isinstance(data.get("horizon"), str):
+            return data
+        text = data["horizon"].strip()
+        try:
+            read_number(text, what="horizon")
+        except ValueError:
+            if _NAME.fullmatch(text):
+                data = {k: v for k, v in data.items() if k != "horizon"}
+                data["horizon_parameter"] = to_identifier(text)
+        return data
 
     @field_validator("states", "actions", mode="after")
     @classmethod
