@@ -76,6 +76,33 @@ def test_normalisations_are_applied_and_recorded() -> None:
     assert reward == pytest.approx(2 * np.sqrt(np.pi))
 
 
+def test_constant_subscripts_read_as_expanded_list_elements() -> None:
+    # A list parameter `goal = [3, 1]` is assembled as goal_0, goal_1 (alamp.assemble.expand_parameters).
+    spec = grid_spec(
+        constants={"size": 3, "step_cost": 0.1, "goal_0": 3, "goal_1": 1, "walls_1_0": 2},
+        reward="10 if x == goal[0] and y == goal[1] else -step_cost",
+        terminated=["x >= goal[0]", "y == walls[1][0] and x == walls[1, 0]"],
+    )
+    compiled = compile_spec(spec)
+    notes = "\n".join(compiled.normalisations)
+    assert "goal[0] -> goal_0" in notes and "walls[1][0] -> walls_1_0" in notes and "walls[1, 0] -> walls_1_0" in notes
+    env = compiled.make_env()
+    env.reset(seed=0)
+    env.step(0)  # north: y = 1
+    for _ in range(2):
+        _, reward, terminated, _, _ = env.step(2)
+    _, reward, terminated, _, _ = env.step(2)  # x = 3, y = 1: the goal
+    assert reward == 10.0 and terminated
+
+
+@pytest.mark.parametrize("expr", ["goal[2]", "goal[i]", "goal[-1]", "size[0]", "goal[0:1]"])
+def test_other_subscripts_are_refused_with_the_element_names(expr: str) -> None:
+    spec = grid_spec(constants={"size": 3, "step_cost": 0.1, "goal_0": 3, "goal_1": 1}, reward=expr)
+    with pytest.raises(SpecError) as error:
+        compile_spec(spec)
+    assert "subscripts such as a[i] are not allowed" in str(error.value) and "cells_0" in str(error.value)
+
+
 def test_caret_is_refused_with_a_hint() -> None:
     with pytest.raises(SpecError) as error:
         compile_spec(grid_spec(reward="x ^ 2"))

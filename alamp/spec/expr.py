@@ -281,6 +281,29 @@ class _Normaliser:
             return ast.Constant(0.0)
         return ast.Name(node.id, ast.Load())
 
+    def visit_Subscript(self, node: ast.Subscript) -> ast.expr:
+        """``cells[2][1]`` or ``cells[2, 1]`` -> ``cells_2_1`` when a list constant was expanded to that name."""
+        indices: list[int] = []
+        base: ast.expr = node
+        while isinstance(base, ast.Subscript):
+            index = base.slice
+            parts = index.elts if isinstance(index, ast.Tuple) else [index]
+            if not all(isinstance(p, ast.Constant) and type(p.value) is int and p.value >= 0 for p in parts):
+                break
+            indices[:0] = [p.value for p in parts]  # type: ignore[attr-defined]
+            base = base.value
+        if isinstance(base, ast.Name) and indices:
+            element = "_".join([base.id, *map(str, indices)])
+            if element in self.declared:
+                self.note(f"{ast.unparse(node)} -> {element}")
+                return ast.Name(element, ast.Load())
+        self.problem(
+            node,
+            "subscripts such as a[i] are not allowed; use one scalar variable per element (a list constant "
+            "`cells` is available element by element as cells_0, cells_1, ... and cells_0_1 for nested lists)",
+        )
+        return ast.Constant(0.0)
+
     def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
         parts = _dotted(node)
         if parts and parts[0] in _MODULE_PREFIXES and len(parts) == 2 and parts[1] in _ATTRIBUTE_CONSTANTS:
