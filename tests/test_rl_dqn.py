@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from rl_chain import CHAIN_CONFIG, CHAIN_LENGTH, ChainVectorEnv, make_box_chain, make_chain
@@ -107,3 +108,30 @@ def test_unsupported_spaces_are_refused() -> None:
 
     with pytest.raises(TypeError, match="Discrete action space"):
         train_dqn(config=CHAIN_CONFIG, make_env=lambda: gym.make("Pendulum-v1"))
+
+
+class CoinEnv(gym.Env):
+    """One step; the reward is a fair coin whatever the action: no policy is better than another."""
+
+    observation_space = gym.spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32)
+    action_space = gym.spaces.Discrete(2)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        return np.zeros(1, dtype=np.float32), {}
+
+    def step(self, action: int):
+        return np.zeros(1, dtype=np.float32), float(self.np_random.random() < 0.5), True, False, {}
+
+
+def test_a_lucky_evaluation_must_be_confirmed_on_fresh_episodes() -> None:
+    # With 10 episodes an evaluation of a fair coin reaches 0.8 about one time in eighteen; two in a row about one
+    # in 300. Without confirmation the trainer "solves" a task that no policy can solve.
+    config = dataclasses.replace(CHAIN_CONFIG, eval_threshold=0.8, eval_every=200, total_timesteps=10_000)
+    unconfirmed = train_dqn(config=dataclasses.replace(config, confirm_threshold=False), make_env=CoinEnv)
+    assert unconfirmed.solved and unconfirmed.stopped_by == "threshold"
+    confirmed = train_dqn(config=config, make_env=CoinEnv)
+    passes = [row for row in confirmed.curve if row["eval_mean"] >= 0.8]
+    assert passes and all(row["confirm_mean"] < 0.8 for row in passes)  # each lucky pass refuted, training went on
+    assert not confirmed.solved and confirmed.stopped_by == "budget" and len(confirmed.curve) == 50
+    assert confirmed.best_eval_mean < 0.8  # the refuted passes are scored by the mean of both evaluations

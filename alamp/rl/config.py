@@ -52,6 +52,8 @@ class DQNConfig:
         eval_threshold: Stop once an evaluation mean reaches this; ``None`` takes the environment's
             ``spec.reward_threshold`` when it has one, else training runs the whole budget.
         stop_on_threshold: Whether reaching ``eval_threshold`` ends training early.
+        confirm_threshold: An evaluation that reaches the threshold counts only if a second one on fresh episodes
+            also does (the best of many noisy evaluations overstates its policy); the two means are averaged.
         keep_best: Return the policy of the best evaluation rather than the last one.
         torch_threads: ``torch.set_num_threads`` during training (1 is fastest for small networks).
     """
@@ -83,6 +85,7 @@ class DQNConfig:
     eval_episodes: int = 100
     eval_threshold: float | None = None
     stop_on_threshold: bool = True
+    confirm_threshold: bool = True
     keep_best: bool = True
     torch_threads: int = 1
 

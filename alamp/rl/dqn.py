@@ -41,6 +41,7 @@ EvalCallback = Callable[[int, float], bool | None]
 
 # Evaluation seeds live far from training seeds so the two never share episodes.
 _EVAL_SEED_OFFSET = 1_000_003
+_CONFIRM_SEED_OFFSET = 7_000_019
 
 
 @dataclass
@@ -276,11 +277,20 @@ def _train(
             )
             logger.info(message)
             print(message, flush=True)
-        if result.mean > best_mean:
-            best_mean = result.mean
+        score, passed = result.mean, threshold is not None and result.mean >= threshold
+        if passed and config.confirm_threshold:
+            # The best of many noisy evaluations overstates its policy (a winner's curse: wireless scored -699, then
+            # -707 on fresh episodes against a threshold of -700), so a pass counts only when fresh episodes agree.
+            before = time.process_time()
+            confirm = evaluator(policy, seed=config.seed + _CONFIRM_SEED_OFFSET + len(curve) * config.eval_episodes)
+            eval_cpu += time.process_time() - before
+            row["confirm_mean"] = confirm.mean
+            score, passed = (result.mean + confirm.mean) / 2, confirm.mean >= threshold
+        if score > best_mean or passed:  # a confirmed pass is the network returned, not an earlier lucky one
+            best_mean = score
             if config.keep_best:
                 best_state = copy.deepcopy(q_network.state_dict())
-        if threshold is not None and result.mean >= threshold:
+        if passed:
             solved = True
             if config.stop_on_threshold:
                 stopped_by = "threshold"
