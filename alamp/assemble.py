@@ -493,4 +493,49 @@ def assemble(
         )
     except ValidationError as exc:
         raise AssemblyError([err["msg"] for err in exc.errors()]) from exc
+    spec, inverted = _invert_start_true_terminations(spec)
+    notes += [
+        f"termination condition {cond!r} holds at every start state, so every episode would end at its first step: "
+        f"read as the condition for going on (the model wrote the allowed range), i.e. ended when not ({cond})"
+        for cond in inverted
+    ]
     return Assembly(spec=spec, notes=notes)
+
+
+_START_PROBES = 16
+
+
+def _invert_start_true_terminations(spec: EnvSpec) -> tuple[EnvSpec, list[str]]:
+    """Negate termination conditions that hold at every start state (``theta >= -0.2095`` for "ends beyond ±0.2095").
+
+    The small model often lists the *allowed* ranges as termination conditions. Such a condition ends every episode
+    at its first step, which no description means. Each condition is probed alone on a copy of the spec in which
+    nothing moves (no draws, no updates): after one step the state is the start state, so ``terminated`` says
+    whether the condition holds there. A condition that cannot be probed this way (it names an intermediate or a
+    draw) is left as it is.
+    """
+    from alamp.spec import SpecError, compile_spec
+
+    inverted: list[str] = []
+    conditions = list(spec.terminated)
+    for index, condition in enumerate(conditions):
+        try:
+            probe = EnvSpec.model_validate(
+                spec.model_dump() | {"actions": [{"name": a.name} for a in spec.actions], "updates": [], "draws": [],
+                                     "terminated": [condition], "reward": "0", "observation": []}
+            )  # fmt: skip
+            env = compile_spec(probe).make_env()
+            ends_at_start = all(_ends_at_once(env, seed) for seed in range(_START_PROBES))
+        except (SpecError, ValidationError, ValueError, ArithmeticError):
+            continue  # names an intermediate or a draw, or fails numerically: not probed
+        if ends_at_start:
+            conditions[index] = f"not ({condition})"
+            inverted.append(condition)
+    if not inverted:
+        return spec, []
+    return EnvSpec.model_validate(spec.model_dump() | {"terminated": conditions}), inverted
+
+
+def _ends_at_once(env: Any, seed: int) -> bool:
+    env.reset(seed=seed)
+    return bool(env.step(0)[2])

@@ -400,3 +400,36 @@ def test_a_horizon_written_as_a_parameter_name_takes_its_value() -> None:
     outputs["parameters"].pop()
     assert assemble(**outputs).spec.max_steps == 500  # names nothing: the default, with a note
     assert MDPModel.model_validate({**mdp, "horizon": "200 steps"}).horizon == 200
+
+
+def test_termination_conditions_true_at_every_start_are_read_as_allowed_ranges() -> None:
+    # Real output of the embedded model (cartpole): the allowed ranges listed as termination conditions.
+    outputs = _outputs(CARTPOLE)
+    outputs["constraints"] = [
+        Constraint(expression=e, kind="termination")
+        for e in ("x >= -2.4", "x <= 2.4", "-0.2095 <= theta <= 0.2095", "abs(theta_dot) > 100", "temp > 1e9")
+    ]
+    assembly = assemble(**outputs)
+    assert assembly.spec.terminated == [
+        "not (x >= -2.4)", "not (x <= 2.4)", "not (-0.2095 <= theta <= 0.2095)",
+        "abs(theta_dot) > 100",  # false at the start: a real termination condition, kept
+        "temp > 1e9",  # names an intermediate of the updates: not probed, kept
+    ]  # fmt: skip
+    assert sum("holds at every start state" in n for n in assembly.notes) == 3
+    env = compile_spec(assembly.spec).make_env()
+    env.reset(seed=0)
+    lengths = []
+    for _ in range(3):  # the pole now falls over tens of steps instead of every episode ending at once
+        env.reset()
+        steps, done = 0, False
+        while not done:
+            _, _, terminated, truncated, _ = env.step(0)
+            steps, done = steps + 1, terminated or truncated
+        lengths.append(steps)
+    assert min(lengths) > 3
+
+
+def test_a_start_state_that_is_terminal_only_sometimes_is_not_inverted() -> None:
+    outputs = _outputs(CARTPOLE)
+    outputs["constraints"] = [Constraint(expression="x > 0", kind="termination")]  # x starts in ±0.05: half the time
+    assert assemble(**outputs).spec.terminated == ["x > 0"]

@@ -356,7 +356,9 @@ class _Analyser:
         # observation: state, constants and built-ins (it is also computed at reset, without a step)
         observation: list[Step] = []
         obs_known = known | set(self.state_names)
-        for i, expr in enumerate(spec.observation):
+        # The schema fills an empty observation with the state names; a spec built without validation
+        # (model_copy / model_construct) may still carry [] here, and an empty observation is never meant.
+        for i, expr in enumerate(spec.observation or list(self.state_names)):
             step = self.parse(
                 expr, label=f"observation[{i}]", known=obs_known, constants=dict(constants), allow_random=False
             )
