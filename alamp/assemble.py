@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +50,15 @@ from alamp.schema import (
 )
 from alamp.schema._names import to_identifier
 
-__all__ = ["Assembly", "AssemblyError", "assemble", "expand_parameters", "parse_assignments", "env_id_for"]
+__all__ = [
+    "Assembly",
+    "AssemblyError",
+    "assemble",
+    "constants_in_text",
+    "expand_parameters",
+    "parse_assignments",
+    "env_id_for",
+]
 
 _ASSIGN = re.compile(r"^\s*([A-Za-z_][\w']*)\s*([-+*/]?)=(?!=)\s*(.+?)\s*$", re.S)
 _NEXT_SUFFIXES = ("_next", "_new", "_prime", "_t1", "_tp1", "_plus")
@@ -321,6 +329,7 @@ def assemble(
     name: str | None = None,
     clip_state: bool = True,
     unbounded: float = math.inf,
+    text_constants: Mapping[str, float] | None = None,
 ) -> Assembly:
     """Build an ``EnvSpec`` from the agents' outputs.
 
@@ -334,6 +343,9 @@ def assemble(
         name: Task name for the gymnasium id.
         clip_state: Clip state variables with two finite bounds to them after every step.
         unbounded: Bound used where a variable states none.
+        text_constants: Definitions the description states literally (``M = 1.1 kg``; see
+            :func:`constants_in_text`): one becomes a constant when an expression reads that name and nothing
+            else defines it (the Parameter agent missed it).
 
     Returns:
         The spec and the notes on what was normalised.
@@ -468,6 +480,18 @@ def assemble(
                 "evaluated after the updates, so it already holds the next value"
             )
 
+    # Names the expressions read that nothing defines, but that the text defines literally ("M = 1.1 kg").
+    if text_constants:
+        defined = known | targets | {u.target for a in actions for u in a.updates} | _reserved_names()
+        texts = [u.expr for u in shared] + [u.expr for a in actions for u in a.updates]
+        texts += [reward, *terminated, *observation, *(s.init for s in state)]
+        read = {_identifier_or_none(n) for t in texts for n in _names_in(t)} - {None}
+        for missing in sorted(read - defined):
+            if missing in text_constants:
+                constants[missing] = float(text_constants[missing])
+                notes.append(f"{missing!r} is read but no agent defined it; the text defines it: "
+                             f"{missing} = {text_constants[missing]:g}")
+
     max_steps = mdp.horizon
     if mdp.horizon_parameter:
         named = constants.get(mdp.horizon_parameter)
@@ -500,6 +524,39 @@ def assemble(
         for cond in inverted
     ]
     return Assembly(spec=spec, notes=notes)
+
+
+# A literal definition in the text: "M = 1.1 kg", "m·l = 0.05 kg·m", "τ = 0.02 s" (not "x = 2 * y", not "x = x + 1").
+_TEXT_DEFINITION = re.compile(
+    r"(?<![\w.·])([^\W\d][\w·]*)\s*=\s*([-−+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?!\d|\.\d|\s*[-−+*/^×·(])"
+)
+
+
+def _reserved_names() -> frozenset[str]:
+    from alamp.spec.expr import BUILTIN_CONSTANTS, FUNCTIONS
+
+    return frozenset({*FUNCTIONS, *BUILTIN_CONSTANTS, "action", "True", "False", "and", "or", "not", "if", "else"})
+
+
+def _identifier_or_none(name: str) -> str | None:
+    try:
+        return to_identifier(name)
+    except ValueError:
+        return None
+
+
+def constants_in_text(text: str) -> dict[str, float]:
+    """Symbols the text defines literally with one number (``M = 1.1 kg``), as identifiers (``m·l`` -> ``m_l``).
+
+    A symbol given two different values is left out: then the text does not say which one is meant.
+    """
+    values: dict[str, set[float]] = {}
+    for match in _TEXT_DEFINITION.finditer(text or ""):
+        name = _identifier_or_none(match.group(1))
+        if name is None:
+            continue
+        values.setdefault(name, set()).add(float(match.group(2).replace("−", "-")))
+    return {name: next(iter(found)) for name, found in values.items() if len(found) == 1}
 
 
 _START_PROBES = 16

@@ -32,7 +32,7 @@ from typing import Any, Literal, Protocol
 import dspy
 from pydantic import TypeAdapter
 
-from alamp.assemble import Assembly, AssemblyError, assemble, expand_parameters
+from alamp.assemble import Assembly, AssemblyError, assemble, constants_in_text, expand_parameters
 from alamp.executor import check_code, check_env_factory
 from alamp.sandbox import SandboxLimits
 from alamp.schema import (
@@ -343,7 +343,7 @@ class _Pipeline(dspy.Module):
         return report, code
 
     def _build_from_updates(
-        self, up: dict[str, Any], updates: list[Assignment], name: str | None
+        self, up: dict[str, Any], updates: list[Assignment], name: str | None, description: str
     ) -> tuple[Assembly | None, ExecutionReport, str | None]:
         try:
             assembly = assemble(
@@ -355,6 +355,7 @@ class _Pipeline(dspy.Module):
                 updates=updates,
                 name=name,
                 clip_state=self.settings.clip_state,
+                text_constants=constants_in_text(description),
             )
         except AssemblyError as exc:
             return None, ExecutionReport(passed=False, stage_failed="spec", error="\n".join(exc.problems)), None
@@ -544,7 +545,7 @@ class ALAMP(_Pipeline):
                     attempts.append(_agent_failure("compiler", candidate, attempt, feedback))
                     continue
                 last_updates = updates
-                assembly, report, code = self._build_from_updates(up, updates, name)
+                assembly, report, code = self._build_from_updates(up, updates, name, description)
                 notes = assembly.notes if assembly else []
                 attempts.append(
                     {
@@ -645,7 +646,7 @@ class SingleModelBaseline(_Pipeline):
                 attempts.append(_agent_failure("compiler", candidate, 0, f"{type(exc).__name__}: {exc}"))
                 continue
             up = {k: getattr(out, k) for k in ("parameters", "objectives", "variables", "constraints", "mdp", "sar")}
-            assembly, report, code = self._build_from_updates(up, out.updates, name)
+            assembly, report, code = self._build_from_updates(up, out.updates, name, description)
             attempts.append(
                 {
                     "route": "compiler",

@@ -7,7 +7,7 @@ import math
 import pytest
 from program_scripts import CARTPOLE, CORRIDOR
 
-from alamp.assemble import AssemblyError, assemble, expand_parameters, parse_assignments
+from alamp.assemble import AssemblyError, assemble, constants_in_text, expand_parameters, parse_assignments
 from alamp.schema import Assignment, Constraint, EnvSpec, MDPModel, Parameter, SARSpec, Variable
 from alamp.spec import SpecError, compile_spec
 from alamp.tasks import load_task, task_ids
@@ -433,3 +433,25 @@ def test_a_start_state_that_is_terminal_only_sometimes_is_not_inverted() -> None
     outputs = _outputs(CARTPOLE)
     outputs["constraints"] = [Constraint(expression="x > 0", kind="termination")]  # x starts in ±0.05: half the time
     assert assemble(**outputs).spec.terminated == ["x > 0"]
+
+
+def test_constants_in_text_are_literal_single_valued_definitions() -> None:
+    text = (
+        "total mass M = 1.1 kg and m·l = 0.05 kg·m; τ = 0.02 s. Here x = 2 * y and v = v + 1 are equations, "
+        "F = −10 N or F = +10 N is two values, and k = 3."
+    )
+    assert constants_in_text(text) == {"M": 1.1, "m_l": 0.05, "tau": 0.02, "k": 3.0}
+
+
+def test_a_name_only_the_text_defines_becomes_a_constant_when_read() -> None:
+    # Real failure (cartpole, seed 1): the Env agent used the text's M; the Parameter agent had not extracted it.
+    outputs = _outputs(CARTPOLE)
+    outputs["updates"] = [Assignment(target="x_dot", expr="x_dot + tau * force / M"), *outputs["updates"]]
+    with pytest.raises(SpecError, match="unknown name 'M'"):
+        compile_spec(assemble(**outputs).spec)
+    assembly = assemble(**outputs, text_constants={"M": 1.1, "k": 3.0, "tau": 99.0, "sin": 1.0})
+    assert assembly.spec.constants["M"] == 1.1
+    assert "k" not in assembly.spec.constants  # not read by any expression
+    assert assembly.spec.constants["tau"] == 0.02  # the Parameter agent's value wins
+    assert "sin" not in assembly.spec.constants  # never shadows a function
+    compile_spec(assembly.spec)
