@@ -467,8 +467,18 @@ def assemble(
             "action is chosen and 0 otherwise"
         )
 
-    # Reward, termination and observation see the values after the updates: there ``x_next`` is ``x``.
+    # Reward, termination and observation see the values after the updates: there ``x_next`` is ``x``. So does an
+    # update that comes after the one assigning ``x`` (``x = x + dt * v_next`` after ``v = ...``: semi-implicit Euler).
     defined = known | targets | {u.target for a in actions for u in a.updates}
+    assigned: set[str] = set()
+    for index, update in enumerate(shared):
+        later = {alias: base for alias, base in _next_value_names([update.expr], state_names, defined).items()
+                 if base in assigned}  # fmt: skip
+        if later:
+            shared[index] = Assignment(target=update.target, expr=_rename(update.expr, later))
+            notes += [f"update {update.target!r}: {alias!r} read as state {base!r}, which an earlier update already "
+                      "set to its next value" for alias, base in sorted(later.items())]  # fmt: skip
+        assigned.add(update.target)
     next_names = _next_value_names([reward, *terminated, *observation], state_names, defined)
     if next_names:
         reward = _rename(reward, next_names)

@@ -455,3 +455,24 @@ def test_a_name_only_the_text_defines_becomes_a_constant_when_read() -> None:
     assert assembly.spec.constants["tau"] == 0.02  # the Parameter agent's value wins
     assert "sin" not in assembly.spec.constants  # never shadows a function
     compile_spec(assembly.spec)
+
+
+def test_a_next_value_read_after_its_update_is_that_state() -> None:
+    # Real output (cartpole, seed 2): x_next = x + 0.02 * v_next, after an update of v; nothing defines v_next.
+    outputs = _outputs(CORRIDOR)
+    outputs["variables"] = [Variable(name="position", role="state", low=0, high=10, initial="0"),
+                            Variable(name="speed", role="state", low=-5, high=5, initial="0")]  # fmt: skip
+    outputs["updates"] = [
+        Assignment(target="speed", expr="speed + 1"),
+        Assignment(target="position", expr="position + speed_next"),
+    ]
+    assembly = assemble(**outputs)
+    assert assembly.spec.updates[-1].expr == "position + speed"
+    env = compile_spec(assembly.spec).make_env()
+    env.reset(seed=0)
+    obs, *_ = env.step(1)  # right: position + 1, then speed 1, then position + the new speed
+    assert list(obs) == [2.0]
+    # Read before the update that sets it, the next value is not known yet: left for the checker to report.
+    outputs["updates"] = outputs["updates"][::-1]
+    with pytest.raises(SpecError, match="speed_next"):
+        compile_spec(assemble(**outputs).spec)
