@@ -31,6 +31,7 @@ from alamp.schema import SARSpec
 from alamp.schema.agents import ExecutionReport
 
 __all__ = [
+    "actions_change_anything",
     "GENERATED_MODULE",
     "run_checks",
     "load_env_class",
@@ -234,3 +235,48 @@ def check_code(
         report = ExecutionReport(passed=False, stage_failed=stage, error=result.error[-4000:])
     report.seconds = result.seconds
     return report
+
+
+def actions_change_anything(
+    make_env: Callable[[], Any], *, samples: int = 16, rollout_steps: int = 20, seed: int = 0
+) -> bool:
+    """Whether some action leads somewhere else than the others from some reachable state (an env with ``set_state``).
+
+    Sampled states: starts and points of short random rollouts. From each, every action is stepped with the same
+    random stream, and the next state, reward and termination are compared. An environment in which the action
+    changes nothing cannot be controlled, however well it passes the other checks (the small model writes update
+    equations that never read what the actions set).
+
+    Raises:
+        AttributeError: If the environment has no ``get_state`` / ``set_state`` (compiled specs have both).
+    """
+    import numpy as np
+
+    env = make_env()
+    try:
+        n_actions = int(env.action_space.n)
+        if n_actions < 2:
+            return True
+        rng = np.random.default_rng(seed)
+        states = []
+        for sample in range(samples):
+            env.reset(seed=seed + sample)
+            for _ in range(int(rng.integers(0, rollout_steps + 1))):
+                _, _, terminated, truncated, _ = env.step(int(rng.integers(n_actions)))
+                if terminated or truncated:
+                    env.reset(seed=seed + samples + sample)
+                    break
+            states.append(env.get_state())
+        for sample, state in enumerate(states):
+            outcomes = set()
+            for action in range(n_actions):
+                env.set_state(state)
+                env.np_random = np.random.default_rng(seed + 7_919 * (sample + 1))
+                _, reward, terminated, _, _ = env.step(action)
+                outcomes.add((np.round(env.get_state(), 9).tobytes(), round(float(reward), 9), bool(terminated)))
+            if len(outcomes) > 1:
+                return True
+        return False
+    finally:
+        env.close()
+

@@ -33,7 +33,7 @@ import dspy
 from pydantic import TypeAdapter
 
 from alamp.assemble import Assembly, AssemblyError, assemble, constants_in_text, expand_parameters
-from alamp.executor import check_code, check_env_factory
+from alamp.executor import actions_change_anything, check_code, check_env_factory
 from alamp.sandbox import SandboxLimits
 from alamp.schema import (
     Assignment,
@@ -213,6 +213,18 @@ def _lm_usage(entries: list[dict[str, Any]]) -> dict[str, int]:
     return usage
 
 
+def _no_action_effect(spec: Any) -> str:
+    """The repair message for an environment in which the chosen action changes nothing."""
+    set_by_actions = sorted({u.target for a in spec.actions for u in a.updates})
+    hint = (f"the actions set {', '.join(set_by_actions)}, but the updates that move the state must read them"
+            if set_by_actions else "no action sets anything, so the updates must read the built-in index `action`")
+    return (
+        "the actions have no effect: from every sampled state, each action gives the same next state and reward. "
+        f"Write the updates so that the chosen action changes the state ({hint}; e.g. "
+        "velocity = velocity + force * dt)."
+    )  # fmt: skip
+
+
 def _agent_failure(route: str, candidate: int, attempt: int, error: str) -> dict[str, Any]:
     """The attempt record of an agent whose answer could not be read (nothing was checked)."""
     return {"route": route, "candidate": candidate, "attempt": attempt, "passed": False, "stage_failed": "agent",
@@ -334,6 +346,10 @@ class _Pipeline(dspy.Module):
         report = check_env_factory(
             compiled.make_env, sar=sar, n_steps=self.settings.check_steps, seed=self.settings.seed
         )
+        if report.passed and not actions_change_anything(compiled.make_env, seed=self.settings.seed):
+            report = ExecutionReport(
+                passed=False, stage_failed="actions", error=_no_action_effect(assembly.spec), seconds=report.seconds
+            )
         code = None
         if report.passed:
             try:

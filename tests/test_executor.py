@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from program_scripts import GOOD_CORRIDOR_CODE
 
-from alamp.executor import check_code, check_env_factory
+from alamp.executor import actions_change_anything, check_code, check_env_factory
 from alamp.sandbox import SandboxLimits
 from alamp.schema import SARSpec
+from alamp.spec import compile_spec
+from alamp.tasks import load_task, task_ids
 
 SAR = SARSpec(observations=["position"], actions=[{"name": "left"}, {"name": "right"}], reward="-1")
 
@@ -82,3 +85,31 @@ def test_compiled_spec_is_checked_in_process() -> None:
     )
     report = check_env_factory(compile_spec(spec).make_env, sar=SAR, n_steps=100)
     assert report.passed, report.error
+
+
+@pytest.mark.parametrize("task_id", task_ids())
+def test_in_every_gold_environment_the_action_matters(task_id: str) -> None:
+    assert actions_change_anything(compile_spec(load_task(task_id).gold.env_spec).make_env)
+
+
+def test_an_environment_whose_updates_ignore_the_action_is_caught() -> None:
+    # Real output of the embedded model (mountain_car, seed 0): the actions set `move`, no update reads it.
+    spec = {
+        "id": "alamp/MountainCarLike-v0",
+        "constants": {"a": 0.0},
+        "state": [{"name": "position", "low": -1.2, "high": 0.6, "init": "uniform(-0.6, -0.4)", "clip": True},
+                  {"name": "velocity", "low": -0.07, "high": 0.07, "init": "0", "clip": True}],
+        "actions": [{"name": n, "updates": [{"target": "move", "expr": e}]}
+                    for n, e in (("left", "-1"), ("none", "0"), ("right", "1"))],
+        "updates": [{"target": "velocity", "expr": "(a - 1) * 0.001 - 0.0025 * cos(3 * position)"},
+                    {"target": "position", "expr": "position + velocity"}],
+        "reward": "-1",
+        "terminated": ["position >= 0.5"],
+        "max_steps": 200,
+    }  # fmt: skip
+    assert not actions_change_anything(compile_spec(spec).make_env)
+    spec["updates"][0]["expr"] = "velocity + move * 0.001 - 0.0025 * cos(3 * position)"
+    assert actions_change_anything(compile_spec(spec).make_env)
+    # Randomness is shared across the actions compared: a noisy env whose action changes nothing is still caught.
+    spec["updates"][0]["expr"] = "velocity + normal(0, 0.001)"
+    assert not actions_change_anything(compile_spec(spec).make_env)

@@ -76,6 +76,19 @@ def test_spec_errors_go_back_to_the_env_agent() -> None:
     assert "drift" in second_prompt  # the checker's words reached the agent
 
 
+def test_an_environment_the_actions_do_not_move_goes_back_to_the_env_agent() -> None:
+    sar = {"sar": {"observations": ["position"], "reward": "-step_cost",
+                   "actions": [{"name": "left", "effect": "move = -1"}, {"name": "right", "effect": "move = 1"}]}}
+    ignores_move = {"updates": [{"target": "position", "expr": "clip(position + 0, 0, 10)"}]}
+    reads_move = {"updates": [{"target": "position", "expr": "clip(position + move, 0, 10)"}]}
+    lm = _use(dict(CORRIDOR, SARSignature=[sar], EnvSignature=[ignores_move, reads_move]))
+    pred = ALAMP(ProgramSettings(max_repairs=1))(description=CORRIDOR_DESCRIPTION)
+    assert pred.status == "ok" and [a["passed"] for a in pred.attempts] == [False, True]
+    assert pred.attempts[0]["stage_failed"] == "actions"
+    second_prompt = [user for name, user in lm.log if name == "EnvSignature"][1]
+    assert "the actions have no effect" in second_prompt and "the actions set move" in second_prompt
+
+
 def test_llm_route_repair_round() -> None:
     lm = _use(with_code(CORRIDOR, code=[BROKEN_CORRIDOR_CODE], fixes=[GOOD_CORRIDOR_CODE]))
     pred = ALAMP(ProgramSettings(coding="llm", max_repairs=2))(description=CORRIDOR_DESCRIPTION)
