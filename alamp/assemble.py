@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,7 @@ from alamp.schema._names import to_identifier
 __all__ = [
     "Assembly",
     "AssemblyError",
+    "action_symbols_in_text",
     "assemble",
     "constants_in_text",
     "expand_parameters",
@@ -330,6 +331,7 @@ def assemble(
     clip_state: bool = True,
     unbounded: float = math.inf,
     text_constants: Mapping[str, float] | None = None,
+    text_action_symbols: Collection[str] = (),
 ) -> Assembly:
     """Build an ``EnvSpec`` from the agents' outputs.
 
@@ -346,6 +348,8 @@ def assemble(
         text_constants: Definitions the description states literally (``M = 1.1 kg``; see
             :func:`constants_in_text`): one becomes a constant when an expression reads that name and nothing
             else defines it (the Parameter agent missed it).
+        text_action_symbols: Symbols the description says stand for the chosen action's index ("where a is 0, 1
+            or 2 for the chosen action"; see :func:`action_symbols_in_text`): read as the built-in ``action``.
 
     Returns:
         The spec and the notes on what was normalised.
@@ -490,6 +494,23 @@ def assemble(
                 "evaluated after the updates, so it already holds the next value"
             )
 
+    # The text says which symbol is the action's index ("where a is 0, 1 or 2 for the chosen action").
+    moving = state_names | {d.name for d in draws} | targets | {u.target for a in actions for u in a.updates}
+    as_action = {symbol: "action" for symbol in text_action_symbols if symbol not in moving and symbol != "action"}
+    if as_action:
+        read_before = {n for t in [u.expr for u in shared] + [reward, *terminated] for n in _names_in(t)}
+        read_before |= {n for a in actions for u in a.updates for n in _names_in(u.expr)}
+        as_action = {k: v for k, v in as_action.items() if k in read_before}
+    if as_action:
+        shared = [Assignment(target=u.target, expr=_rename(u.expr, as_action)) for u in shared]
+        for action in actions:
+            action.updates = [Assignment(target=u.target, expr=_rename(u.expr, as_action)) for u in action.updates]
+        reward = _rename(reward, as_action)
+        terminated = [_rename(t, as_action) for t in terminated]
+        for symbol in sorted(as_action):
+            shadowed = f" (the constant {symbol!r} is no longer read)" if symbol in constants else ""
+            notes.append(f"{symbol!r} read as the chosen action's index `action`, as the text says{shadowed}")
+
     # Names the expressions read that nothing defines, but that the text defines literally ("M = 1.1 kg").
     if text_constants:
         defined = known | targets | {u.target for a in actions for u in a.updates} | _reserved_names()
@@ -567,6 +588,19 @@ def constants_in_text(text: str) -> dict[str, float]:
             continue
         values.setdefault(name, set()).add(float(match.group(2).replace("−", "-")))
     return {name: next(iter(found)) for name, found in values.items() if len(found) == 1}
+
+
+# "where a is 0, 1 or 2 for the chosen action", "with u ∈ {0, 1} the action", "here k denotes the action index"
+_TEXT_ACTION_SYMBOL = re.compile(
+    r"\b(?:where|with|here)\s+([^\W\d]\w{0,3})\s+(?:is|∈|denotes|stands for)\s+[^.;:\n]{0,60}?\baction\b",
+    re.IGNORECASE,
+)
+
+
+def action_symbols_in_text(text: str) -> set[str]:
+    """Short symbols the text says stand for the chosen action (``where a is 0, 1 or 2 for the chosen action``)."""
+    found = {_identifier_or_none(m.group(1)) for m in _TEXT_ACTION_SYMBOL.finditer(text or "")}
+    return {name for name in found if name and name.lower() not in {"the", "it", "this", "that", "each", "an", "a_"}}
 
 
 _START_PROBES = 16

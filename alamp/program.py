@@ -32,7 +32,14 @@ from typing import Any, Literal, Protocol
 import dspy
 from pydantic import TypeAdapter
 
-from alamp.assemble import Assembly, AssemblyError, assemble, constants_in_text, expand_parameters
+from alamp.assemble import (
+    Assembly,
+    AssemblyError,
+    action_symbols_in_text,
+    assemble,
+    constants_in_text,
+    expand_parameters,
+)
 from alamp.executor import actions_change_anything, check_code, check_env_factory
 from alamp.sandbox import SandboxLimits
 from alamp.schema import (
@@ -372,6 +379,7 @@ class _Pipeline(dspy.Module):
                 name=name,
                 clip_state=self.settings.clip_state,
                 text_constants=constants_in_text(description),
+                text_action_symbols=action_symbols_in_text(description),
             )
         except AssemblyError as exc:
             return None, ExecutionReport(passed=False, stage_failed="spec", error="\n".join(exc.problems)), None

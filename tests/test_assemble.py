@@ -7,7 +7,14 @@ import math
 import pytest
 from program_scripts import CARTPOLE, CORRIDOR
 
-from alamp.assemble import AssemblyError, assemble, constants_in_text, expand_parameters, parse_assignments
+from alamp.assemble import (
+    AssemblyError,
+    action_symbols_in_text,
+    assemble,
+    constants_in_text,
+    expand_parameters,
+    parse_assignments,
+)
 from alamp.schema import Assignment, Constraint, EnvSpec, MDPModel, Parameter, SARSpec, Variable
 from alamp.spec import SpecError, compile_spec
 from alamp.tasks import load_task, task_ids
@@ -476,3 +483,22 @@ def test_a_next_value_read_after_its_update_is_that_state() -> None:
     outputs["updates"] = outputs["updates"][::-1]
     with pytest.raises(SpecError, match="speed_next"):
         compile_spec(assemble(**outputs).spec)
+
+
+def test_the_symbol_the_text_gives_the_action_reads_as_the_action_index() -> None:
+    # Real failure (mountain_car): "(a − 1)·0.001 ... where a is 0, 1 or 2 for the chosen action"; the Parameter
+    # agent extracted a = 0 as a constant, so the car ignored the driver.
+    text = "velocity ← velocity + (a − 1)·0.001, where a is 0, 1 or 2 for the chosen action."
+    assert action_symbols_in_text(text) == {"a"}
+    outputs = _outputs(CORRIDOR)
+    outputs["parameters"].append(Parameter(name="a", value=0))
+    outputs["sar"] = SARSpec(observations=["position"], reward="-1",
+                             actions=[{"name": n, "effect": ""} for n in ("left", "stay", "right")])  # fmt: skip
+    outputs["updates"] = [Assignment(target="position", expr="position + (a - 1)")]
+    assembly = assemble(**outputs, text_action_symbols=action_symbols_in_text(text))
+    assert assembly.spec.updates[0].expr == "position + (action - 1)"
+    assert any("'a' read as the chosen action's index" in n and "no longer read" in n for n in assembly.notes)
+    env = compile_spec(assembly.spec).make_env()
+    env.reset(seed=0)
+    assert env.step(2)[0][0] == 1.0 and env.step(0)[0][0] == 0.0
+    assert action_symbols_in_text("Each step the reward is the cost of the action.") == set()
