@@ -255,6 +255,23 @@ def test_the_lm_follows_its_server_when_it_is_killed_or_replaced(
         stop_local_server()
 
 
+def test_the_lm_does_not_restart_a_busy_server(
+    fake_server: Path, fake_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # llama_cpp.server answers /v1/models only between completions: a probe during another thread's completion
+    # times out. The LM checks only that the process lives, so the busy server is not restarted under the caller.
+    cfg = _local_cfg(fake_server, fake_gguf, cache=False)
+    try:
+        lm = build_lm(cfg)
+        pid = get_local_server(cfg).pid
+        monkeypatch.setattr(LocalServer, "_answers", lambda self, *, timeout_s: False)
+        assert lm("while busy") == ["fake answer"]
+        assert get_local_server(cfg, probe=False).pid == pid
+    finally:
+        monkeypatch.undo()
+        stop_local_server()
+
+
 def test_a_server_started_from_a_worker_thread_outlives_the_thread(server: LocalServer) -> None:
     worker = threading.Thread(target=server.start)
     worker.start()

@@ -3,7 +3,7 @@
 The server is a child process; it can die (OOM killer, a user's ``kill``) or be replaced (another configuration
 asked for a different one). A plain ``dspy.LM`` keeps the ``api_base`` it was built with and then fails every call
 with "Connection error". This one asks :func:`alamp.lm.server.get_local_server` before each call, which returns the
-healthy server (restarting a dead one on a fresh port), and points the call at it. DSPy's cache key ignores
+live server (restarting a dead one on a fresh port), and points the call at it. DSPy's cache key ignores
 ``api_base``, so a restart never invalidates cached answers.
 """
 
@@ -36,8 +36,8 @@ class LocalServerLM(dspy.LM):
         super().__init__(model, **kwargs)
 
     def _follow_server(self) -> None:
-        # One GET /v1/models (a few ms against a 1-10 s completion); restarts a dead server.
-        self.kwargs["api_base"] = get_local_server(self.server_config).base_url
+        # Process liveness only (no HTTP probe: see get_local_server); a dead server is restarted on a new port.
+        self.kwargs["api_base"] = get_local_server(self.server_config, probe=False).base_url
 
     def __call__(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:
         self._follow_server()

@@ -368,7 +368,7 @@ _shared_key: tuple[object, ...] | None = None
 _shared_lock = threading.Lock()
 
 
-def get_local_server(cfg: LMConfig) -> LocalServer:
+def get_local_server(cfg: LMConfig, *, probe: bool = True) -> LocalServer:
     """The process-wide server for ``cfg`` (thread-safe): started on first use, reused while healthy.
 
     A server that died (killed, crashed) is restarted, with a warning carrying the tail of its log. A request with
@@ -376,6 +376,9 @@ def get_local_server(cfg: LMConfig) -> LocalServer:
 
     Args:
         cfg: A ``backend: local`` configuration; its model is provisioned first (see ``ensure_model``).
+        probe: Also require ``/v1/models`` to answer. ``False`` checks only that the process is alive: what the LM
+            does before every call, because llama_cpp.server answers ``/v1/models`` only between completions, so a
+            probe during another thread's long completion would time out and restart a busy, healthy server.
 
     Raises:
         alamp.lm.LMSetupError: If the model cannot be provisioned or the server does not start.
@@ -390,6 +393,8 @@ def get_local_server(cfg: LMConfig) -> LocalServer:
     )  # fmt: skip
     with _shared_lock:
         if _shared is not None and _shared_key == key:
+            if not probe and _shared.is_running():
+                return _shared
             try:
                 _shared.check_health()
                 return _shared
