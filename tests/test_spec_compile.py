@@ -103,6 +103,34 @@ def test_other_subscripts_are_refused_with_the_element_names(expr: str) -> None:
     assert "subscripts such as a[i] are not allowed" in str(error.value) and "cells_0" in str(error.value)
 
 
+def test_an_if_statement_for_the_target_reads_as_a_conditional_expression() -> None:
+    # Real output of the embedded model (wireless): "if C1 == 1 and Q1 < 10: Q1 = Q1 + 2" where an expression for
+    # Q1 was asked. Without an else the variable keeps its value.
+    spec = grid_spec(
+        updates=[
+            {"target": "y", "expr": "if x >= 1: y = y + 2"},
+            {"target": "x", "expr": "if x > 2: x = 0\nelif x > 1: x += 0.5\nelse: x = x"},
+        ]
+    )
+    compiled = compile_spec(spec)
+    assert any("y = y + 2 if x >= 1 else y" in n for n in compiled.normalisations)
+    env = compiled.make_env()
+    env.reset(seed=0)
+    obs, *_ = env.step(2)  # east: x = 1, then y = 2, then x = 1 (neither branch)
+    assert list(obs) == [1.0, 2.0]
+    obs, *_ = env.step(2)  # x = 2: y = 3 (clipped), then x = 2.5
+    assert list(obs) == [2.5, 3.0]
+
+
+@pytest.mark.parametrize(
+    "expr",
+    ["if x >= 1: x = x + 2", "if x >= 1:\n    y = 1\n    x = 2", "if x >= 1: y = 1\nelse: x = 0"],
+)
+def test_if_statements_that_do_more_than_update_the_target_are_refused(expr: str) -> None:
+    with pytest.raises(SpecError, match="statement|assigns to"):
+        compile_spec(grid_spec(updates=[{"target": "y", "expr": expr}]))
+
+
 def test_caret_is_refused_with_a_hint() -> None:
     with pytest.raises(SpecError) as error:
         compile_spec(grid_spec(reward="x ^ 2"))

@@ -476,6 +476,14 @@ def _strip_assignment(
         value = ast.BinOp(ast.Name(statement.target.id, ast.Load()), statement.op, statement.value) if isinstance(
             statement.target, ast.Name
         ) else None
+    if isinstance(statement, ast.If):
+        # `if c: x = a` / `if c: x = a else: x = b` (also elif) for x: `a if c else x` -- the same update.
+        name = _first_assigned(statement)
+        if name is not None and (not targets or name in targets):
+            value = _conditional_value(statement, name)
+            if value is not None:
+                normalisations.append(f"{label}: '{short(text, 80)}' -> '{name} = {short(ast.unparse(value), 80)}'")
+                return value
     if not isinstance(target, ast.Name) or value is None:
         problems.append(f"{label}: is a statement, not an expression; write only the expression (e.g. x + 1)")
         return None
@@ -489,6 +497,38 @@ def _strip_assignment(
                           f"{short(ast.unparse(value), 80)}'")
     return value
 
+
+
+def _assigned_value(statement: ast.stmt, name: str) -> ast.expr | None:
+    """The new value of ``name`` in ``name = e`` / ``name += e``; None for any other statement."""
+    if isinstance(statement, ast.Assign) and len(statement.targets) == 1:
+        target = statement.targets[0]
+        return statement.value if isinstance(target, ast.Name) and target.id == name else None
+    if isinstance(statement, ast.AugAssign) and isinstance(statement.target, ast.Name) and statement.target.id == name:
+        return ast.BinOp(ast.Name(name, ast.Load()), statement.op, statement.value)
+    return None
+
+
+def _first_assigned(statement: ast.If) -> str | None:
+    first = statement.body[0] if len(statement.body) == 1 else None
+    if isinstance(first, ast.Assign) and len(first.targets) == 1 and isinstance(first.targets[0], ast.Name):
+        return first.targets[0].id
+    if isinstance(first, ast.AugAssign) and isinstance(first.target, ast.Name):
+        return first.target.id
+    return None
+
+
+def _conditional_value(statement: ast.stmt, name: str) -> ast.expr | None:
+    """``if c: name = a [elif ...] [else: name = b]`` as one expression; None when a branch does anything else."""
+    if not isinstance(statement, ast.If):
+        return _assigned_value(statement, name)
+    if len(statement.body) != 1 or len(statement.orelse) > 1:
+        return None
+    then = _assigned_value(statement.body[0], name)
+    otherwise = _conditional_value(statement.orelse[0], name) if statement.orelse else ast.Name(name, ast.Load())
+    if then is None or otherwise is None:
+        return None
+    return ast.IfExp(test=statement.test, body=then, orelse=otherwise)
 
 
 _UNICODE_OPERATORS = {"\u2212": "-", "\u00d7": "*", "\u00b7": "*", "\u22c5": "*", "\u00f7": "/", "\u2264": "<=",
