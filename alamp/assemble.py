@@ -432,6 +432,19 @@ def assemble(
             )
         actions.append(ActionSpec(name=action.name, updates=action_updates, description=action.effect))
 
+    # An action's effect `x_next = ...` for state x sets x's next value: it is `x = ...` (a state an action does not
+    # assign keeps its value), and later reads of x_next are x (see the shared updates below).
+    shared_targets = {u.target for u in updates}
+    set_by_actions: set[str] = set()
+    for action in actions:
+        for i, update in enumerate(action.updates):
+            base = _next_value_names([update.target], state_names, set(constants) | shared_targets).get(update.target)
+            if base is not None:
+                action.updates[i] = Assignment(target=base, expr=update.expr)
+                set_by_actions.add(base)
+                notes.append(f"action {action.name!r}: {update.target!r} = ... read as the next value of state "
+                             f"{base!r}")  # fmt: skip
+
     known = set(constants) | state_names | {d.name for d in draws}
     known |= {u.target for a in actions for u in a.updates}
     cleaned: list[Assignment] = []
@@ -474,7 +487,7 @@ def assemble(
     # Reward, termination and observation see the values after the updates: there ``x_next`` is ``x``. So does an
     # update that comes after the one assigning ``x`` (``x = x + dt * v_next`` after ``v = ...``: semi-implicit Euler).
     defined = known | targets | {u.target for a in actions for u in a.updates}
-    assigned: set[str] = set()
+    assigned: set[str] = set(set_by_actions)
     for index, update in enumerate(shared):
         later = {alias: base for alias, base in _next_value_names([update.expr], state_names, defined).items()
                  if base in assigned}  # fmt: skip

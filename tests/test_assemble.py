@@ -502,3 +502,23 @@ def test_the_symbol_the_text_gives_the_action_reads_as_the_action_index() -> Non
     env.reset(seed=0)
     assert env.step(2)[0][0] == 1.0 and env.step(0)[0][0] == 0.0
     assert action_symbols_in_text("Each step the reward is the cost of the action.") == set()
+
+
+def test_an_action_setting_a_next_value_sets_the_state() -> None:
+    # Real output (wireless, seed 0; mountain_car, seed 2): "serve_user1: user1_queue_next = ..." for one action
+    # only; the checker refused an action variable that not every action assigns.
+    outputs = _outputs(CORRIDOR)
+    outputs["sar"] = SARSpec(observations=["position"], reward="-1", actions=[
+        {"name": "left", "effect": "position_next = position - 1"},
+        {"name": "right", "effect": "position_next = position + 1"},
+        {"name": "stay", "effect": ""},
+    ])  # fmt: skip
+    outputs["updates"] = [Assignment(target="position", expr="clip(position_next, 0, 10)")]
+    assembly = assemble(**outputs)
+    assert [[(u.target, u.expr) for u in a.updates] for a in assembly.spec.actions] == [
+        [("position", "position - 1")], [("position", "position + 1")], []
+    ]
+    assert assembly.spec.updates[0].expr == "clip(position, 0, 10)"
+    env = compile_spec(assembly.spec).make_env()
+    env.reset(seed=0)
+    assert [env.step(a)[0][0] for a in (1, 1, 2, 0)] == [1.0, 2.0, 2.0, 1.0]
