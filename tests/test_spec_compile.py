@@ -122,6 +122,14 @@ def test_an_if_statement_for_the_target_reads_as_a_conditional_expression() -> N
     assert list(obs) == [2.5, 3.0]
 
 
+def test_an_if_statement_may_assign_the_next_value_of_the_target() -> None:
+    # Real output (drone, seed 2): "if action == 0 and row > 0: row_next = row - 1" written for row.
+    spec = grid_spec(updates=[{"target": "y", "expr": "if action == 2 and y < 3: y_next = y + 1"}])
+    env = compile_spec(spec).make_env()
+    env.reset(seed=0)
+    assert list(env.step(2)[0]) == [1.0, 1.0] and list(env.step(0)[0]) == [1.0, 2.0]
+
+
 @pytest.mark.parametrize(
     "expr",
     ["if x >= 1: x = x + 2", "if x >= 1:\n    y = 1\n    x = 2", "if x >= 1: y = 1\nelse: x = 0"],

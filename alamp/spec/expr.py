@@ -479,10 +479,11 @@ def _strip_assignment(
     if isinstance(statement, ast.If):
         # `if c: x = a` / `if c: x = a else: x = b` (also elif) for x: `a if c else x` -- the same update.
         name = _first_assigned(statement)
-        if name is not None and (not targets or name in targets):
-            value = _conditional_value(statement, name)
+        kept = _target_of(name, targets) if name is not None else None
+        if name is not None and kept is not None:
+            value = _conditional_value(statement, name, kept)
             if value is not None:
-                normalisations.append(f"{label}: '{short(text, 80)}' -> '{name} = {short(ast.unparse(value), 80)}'")
+                normalisations.append(f"{label}: '{short(text, 80)}' -> '{kept} = {short(ast.unparse(value), 80)}'")
                 return value
     if not isinstance(target, ast.Name) or value is None:
         problems.append(f"{label}: is a statement, not an expression; write only the expression (e.g. x + 1)")
@@ -518,14 +519,30 @@ def _first_assigned(statement: ast.If) -> str | None:
     return None
 
 
-def _conditional_value(statement: ast.stmt, name: str) -> ast.expr | None:
-    """``if c: name = a [elif ...] [else: name = b]`` as one expression; None when a branch does anything else."""
+_NEXT_FORMS = ("_next", "_new", "_prime", "_t1", "_tp1", "_plus")
+
+
+def _target_of(name: str, targets: tuple[str, ...]) -> str | None:
+    """The field's target that ``name`` assigns: itself, or its next-value form (``row_next`` for ``row``)."""
+    if not targets:
+        return name
+    for target in targets:
+        if name == target or name in {target + suffix for suffix in _NEXT_FORMS}:
+            return target
+    return None
+
+
+def _conditional_value(statement: ast.stmt, name: str, kept: str) -> ast.expr | None:
+    """``if c: name = a [elif ...] [else: name = b]`` as one expression; without an else, ``kept`` keeps its value.
+
+    None when a branch does anything else.
+    """
     if not isinstance(statement, ast.If):
         return _assigned_value(statement, name)
     if len(statement.body) != 1 or len(statement.orelse) > 1:
         return None
     then = _assigned_value(statement.body[0], name)
-    otherwise = _conditional_value(statement.orelse[0], name) if statement.orelse else ast.Name(name, ast.Load())
+    otherwise = _conditional_value(statement.orelse[0], name, kept) if statement.orelse else ast.Name(kept, ast.Load())
     if then is None or otherwise is None:
         return None
     return ast.IfExp(test=statement.test, body=then, orelse=otherwise)
