@@ -316,6 +316,11 @@ def _next_value_names(texts: list[str], state_names: set[str], defined: set[str]
             if name.endswith(suffix) and name[: -len(suffix)] in state_names:
                 mapping[name] = name[: -len(suffix)]
                 break
+            # Indexed names: queue_next_1 for queue_1.
+            indexed = re.fullmatch(rf"(\w+){suffix}(_\d+)", name)
+            if indexed and indexed.group(1) + indexed.group(2) in state_names:
+                mapping[name] = indexed.group(1) + indexed.group(2)
+                break
     return mapping
 
 

@@ -522,3 +522,18 @@ def test_an_action_setting_a_next_value_sets_the_state() -> None:
     env = compile_spec(assembly.spec).make_env()
     env.reset(seed=0)
     assert [env.step(a)[0][0] for a in (1, 1, 2, 0)] == [1.0, 2.0, 2.0, 1.0]
+
+
+def test_indexed_next_value_names_read_as_their_state() -> None:
+    # Real output (wireless, seed 2): queue_length_1 = queue_length_next_1, nothing defining queue_length_next_1.
+    outputs = _outputs(CORRIDOR)
+    outputs["variables"] = [Variable(name="queue_1", role="state", low=0, high=10, initial="0")]
+    outputs["sar"] = SARSpec(observations=["queue_1"], reward="-queue_next_1", actions=[
+        {"name": "add", "effect": "queue_next_1 = queue_1 + 1"}, {"name": "wait", "effect": ""}])  # fmt: skip
+    outputs["updates"] = [Assignment(target="queue_1", expr="min(queue_next_1, 10)")]
+    outputs["constraints"] = [Constraint(expression="queue_1 >= 10", kind="termination")]
+    assembly = assemble(**outputs)
+    assert assembly.spec.reward == "-queue_1" and assembly.spec.updates[0].expr == "min(queue_1, 10)"
+    env = compile_spec(assembly.spec).make_env()
+    env.reset(seed=0)
+    assert env.step(0)[1] == -1.0
