@@ -9,6 +9,7 @@ live server (restarting a dead one on a fresh port), and points the call at it. 
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, Any
 
 import dspy
@@ -19,6 +20,8 @@ if TYPE_CHECKING:
     from alamp.lm.config import LMConfig
 
 __all__ = ["LocalServerLM"]
+
+_CONNECTION_REFUSED = re.compile(r"Connection error|Connection refused|ConnectError", re.IGNORECASE)
 
 
 class LocalServerLM(dspy.LM):
@@ -39,10 +42,31 @@ class LocalServerLM(dspy.LM):
         # Process liveness only (no HTTP probe: see get_local_server); a dead server is restarted on a new port.
         self.kwargs["api_base"] = get_local_server(self.server_config, probe=False).base_url
 
+    def _recover(self, error: Exception) -> bool:
+        """After a refused connection, probe the server (restarting a dead one); True if the call should be retried.
+
+        A killed server can still look alive for a moment (its process is reaped only after all its threads exit),
+        so the liveness check before the call can pass and the call be refused.
+        """
+        if not _CONNECTION_REFUSED.search(str(error)):
+            return False
+        self.kwargs["api_base"] = get_local_server(self.server_config, probe=True).base_url
+        return True
+
     def __call__(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:
         self._follow_server()
+        try:
+            return super().__call__(prompt, messages=messages, **kwargs)
+        except Exception as error:
+            if not self._recover(error):
+                raise
         return super().__call__(prompt, messages=messages, **kwargs)
 
     async def acall(self, prompt: Any = None, *, messages: Any = None, **kwargs: Any) -> Any:
         self._follow_server()
+        try:
+            return await super().acall(prompt, messages=messages, **kwargs)
+        except Exception as error:
+            if not self._recover(error):
+                raise
         return await super().acall(prompt, messages=messages, **kwargs)
