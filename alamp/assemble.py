@@ -28,6 +28,7 @@ Normalisation is forgiving where the meaning is unambiguous, and every normalisa
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -48,7 +49,7 @@ from alamp.schema import (
     StateVariable,
     Variable,
 )
-from alamp.schema._names import to_identifier
+from alamp.schema._names import NEXT_VALUE_SUFFIXES, to_identifier
 
 __all__ = [
     "Assembly",
@@ -62,7 +63,6 @@ __all__ = [
 ]
 
 _ASSIGN = re.compile(r"^\s*([A-Za-z_][\w']*)\s*([-+*/]?)=(?!=)\s*(.+?)\s*$", re.S)
-_NEXT_SUFFIXES = ("_next", "_new", "_prime", "_t1", "_tp1", "_plus")
 _REWARD_NAMES = {"reward", "r"}
 # A whole identifier that is read as a value: not a function called (``min(``), a keyword argument or an assignment
 # target (``low=``), nor an attribute (``np.x``). The lookbehind and the greedy ``\w*`` ending at ``\b`` make it
@@ -173,7 +173,7 @@ def _strip_statement(update: Assignment) -> tuple[Assignment, str | None]:
     if not match or match.group(2):
         return update, None
     name = to_identifier(match.group(1))
-    forms = {update.target, *(update.target + s for s in _NEXT_SUFFIXES)}
+    forms = {update.target, *(update.target + s for s in NEXT_VALUE_SUFFIXES)}
     if name not in forms:
         return update, None
     fixed = Assignment(target=update.target, expr=match.group(3))
@@ -183,6 +183,12 @@ def _strip_statement(update: Assignment) -> tuple[Assignment, str | None]:
 def _names_in(text: str) -> set[str]:
     """The whole names an expression reads as values: ``{"x", "x_max"}`` for ``x + cos(x_max)``."""
     return set(_READ_NAME.findall(text))
+
+
+def _names_read(shared: list[Assignment], actions: list[ActionSpec], others: list[str]) -> set[str]:
+    """The names read by the shared updates, every action's updates and the ``others`` expressions."""
+    texts = [u.expr for u in shared] + [u.expr for a in actions for u in a.updates] + others
+    return set().union(*(_names_in(t) for t in texts))
 
 
 def _rename(text: str, mapping: dict[str, str]) -> str:
@@ -278,7 +284,7 @@ def _next_state_updates(
     tail: list[Assignment] = []
     assigned = {u.target for u in updates}
     for update in updates:
-        for suffix in _NEXT_SUFFIXES:
+        for suffix in NEXT_VALUE_SUFFIXES:
             base = update.target[: -len(suffix)] if update.target.endswith(suffix) else None
             if base and base in state_names and update.target not in known and base not in assigned:
                 tail.append(Assignment(target=base, expr=update.target))
@@ -299,8 +305,7 @@ def _action_indicators(
     Returns:
         The action names made indicators, in action order.
     """
-    texts = [u.expr for u in shared] + [u.expr for a in actions for u in a.updates] + other
-    used = set().union(*(_names_in(t) for t in texts))
+    used = _names_read(shared, actions, other)
     names = [a.name for a in actions if a.name in used and a.name not in defined]
     for action in actions:
         flags = [Assignment(target=name, expr="1" if name == action.name else "0") for name in names]
@@ -312,7 +317,7 @@ def _next_value_names(texts: list[str], state_names: set[str], defined: set[str]
     """``{"x_next": "x"}`` for next-value names of state variables read in ``texts`` that nothing defines."""
     mapping: dict[str, str] = {}
     for name in sorted(set().union(*(_names_in(t) for t in texts)) - defined):
-        for suffix in _NEXT_SUFFIXES:
+        for suffix in NEXT_VALUE_SUFFIXES:
             if name.endswith(suffix) and name[: -len(suffix)] in state_names:
                 mapping[name] = name[: -len(suffix)]
                 break
@@ -516,9 +521,8 @@ def assemble(
     moving = state_names | {d.name for d in draws} | targets | {u.target for a in actions for u in a.updates}
     as_action = {symbol: "action" for symbol in text_action_symbols if symbol not in moving and symbol != "action"}
     if as_action:
-        read_before = {n for t in [u.expr for u in shared] + [reward, *terminated] for n in _names_in(t)}
-        read_before |= {n for a in actions for u in a.updates for n in _names_in(u.expr)}
-        as_action = {k: v for k, v in as_action.items() if k in read_before}
+        read = _names_read(shared, actions, [reward, *terminated])
+        as_action = {k: v for k, v in as_action.items() if k in read}
     if as_action:
         shared = [Assignment(target=u.target, expr=_rename(u.expr, as_action)) for u in shared]
         for action in actions:
@@ -532,9 +536,8 @@ def assemble(
     # Names the expressions read that nothing defines, but that the text defines literally ("M = 1.1 kg").
     if text_constants:
         defined = known | targets | {u.target for a in actions for u in a.updates} | _reserved_names()
-        texts = [u.expr for u in shared] + [u.expr for a in actions for u in a.updates]
-        texts += [reward, *terminated, *observation, *(s.init for s in state)]
-        read = {_identifier_or_none(n) for t in texts for n in _names_in(t)} - {None}
+        others = [reward, *terminated, *observation, *(s.init for s in state)]
+        read = {_identifier_or_none(n) for n in _names_read(shared, actions, others)} - {None}
         for missing in sorted(read - defined):
             if missing in text_constants:
                 constants[missing] = float(text_constants[missing])
@@ -581,6 +584,7 @@ _TEXT_DEFINITION = re.compile(
 )
 
 
+@functools.cache
 def _reserved_names() -> frozenset[str]:
     from alamp.spec.expr import BUILTIN_CONSTANTS, FUNCTIONS
 

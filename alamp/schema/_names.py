@@ -10,6 +10,8 @@ from typing import Annotated
 from pydantic import BeforeValidator
 
 _NON_IDENT = re.compile(r"[^0-9a-zA-Z_]+")
+# How models name the next value of ``x`` (``x_next``, ``x_new``, ...): read by assembly and by the spec compiler.
+NEXT_VALUE_SUFFIXES = ("_next", "_new", "_prime", "_t1", "_tp1", "_plus")
 # Newton's dot notation: a combining dot above a symbol is its time derivative (x-dot is the velocity of x).
 _COMBINING = {"\u0307": "_dot", "\u0308": "_ddot"}
 

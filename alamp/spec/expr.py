@@ -21,6 +21,8 @@ import math
 import re
 from dataclasses import dataclass, field
 
+from alamp.schema._names import NEXT_VALUE_SUFFIXES
+
 __all__ = [
     "FUNCTIONS",
     "RANDOM_FUNCTIONS",
@@ -519,15 +521,12 @@ def _first_assigned(statement: ast.If) -> str | None:
     return None
 
 
-_NEXT_FORMS = ("_next", "_new", "_prime", "_t1", "_tp1", "_plus")
-
-
 def _target_of(name: str, targets: tuple[str, ...]) -> str | None:
     """The field's target that ``name`` assigns: itself, or its next-value form (``row_next`` for ``row``)."""
     if not targets:
         return name
     for target in targets:
-        if name == target or name in {target + suffix for suffix in _NEXT_FORMS}:
+        if name == target or name in {target + suffix for suffix in NEXT_VALUE_SUFFIXES}:
             return target
     return None
 
