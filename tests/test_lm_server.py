@@ -297,7 +297,10 @@ PARENT = textwrap.dedent(
         raise RuntimeError("the pipeline failed")
     if how == "sigkill":
         os.kill(os.getpid(), signal.SIGKILL)
-    time.sleep(60)  # wait for SIGTERM / SIGINT from the test
+    # Wait for SIGTERM / SIGINT from the test in short sleeps: a signal that lands between the interpreter's
+    # pending-signal check and the sleep syscall is only handled when that sleep ends (a 60 s sleep hung CI).
+    for _ in range(600):
+        time.sleep(0.1)
     """
 )
 
