@@ -28,6 +28,7 @@ Normalisation is forgiving where the meaning is unambiguous, and every normalisa
 
 from __future__ import annotations
 
+import ast
 import functools
 import math
 import re
@@ -35,6 +36,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from alamp.schema import (
@@ -569,6 +571,12 @@ def assemble(
         )
     except ValidationError as exc:
         raise AssemblyError([err["msg"] for err in exc.errors()]) from exc
+    spec, reached = _read_float_equalities_as_reached(spec)
+    notes += [
+        f"termination condition {old!r} compares a continuous state to a number with ==, which a step almost never "
+        f"hits exactly; every start state lies on one side, so it was read as reaching it: {new!r}"
+        for old, new in reached
+    ]
     spec, inverted = _invert_start_true_terminations(spec)
     notes += [
         f"termination condition {cond!r} holds at every start state, so every episode would end at its first step: "
@@ -580,7 +588,8 @@ def assemble(
 
 # A literal definition in the text: "M = 1.1 kg", "m·l = 0.05 kg·m", "τ = 0.02 s" (not "x = 2 * y", not "x = x + 1").
 _TEXT_DEFINITION = re.compile(
-    r"(?<![\w.·])([^\W\d][\w·]*)\s*=\s*([-−+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)(?!\d|\.\d|\s*[-−+*/^×·(])"
+    r"(?<![\w.·*])([^\W\d][\w·]*(?:\*[^\W\d][\w·]*)*)\s*=\s*([-−+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)"
+    r"(?!\d|\.\d|\s*[-−+*/^×·(])"
 )
 
 
@@ -605,7 +614,7 @@ def constants_in_text(text: str) -> dict[str, float]:
     """
     values: dict[str, set[float]] = {}
     for match in _TEXT_DEFINITION.finditer(text or ""):
-        name = _identifier_or_none(match.group(1))
+        name = _identifier_or_none(match.group(1).replace("*", "·"))  # m*l (plain form of m·l) -> m_l
         if name is None:
             continue
         values.setdefault(name, set()).add(float(match.group(2).replace("−", "-")))
@@ -657,6 +666,85 @@ def _invert_start_true_terminations(spec: EnvSpec) -> tuple[EnvSpec, list[str]]:
     if not inverted:
         return spec, []
     return EnvSpec.model_validate(spec.model_dump() | {"terminated": conditions}), inverted
+
+
+class _ReachFromStart(ast.NodeTransformer):
+    """``x == c`` -> ``x >= c`` (or ``<=``) where every start value of the state ``x`` lies below (above) ``c``."""
+
+    def __init__(self, starts: dict[str, np.ndarray], constants: dict[str, float]) -> None:
+        self.starts, self.constants = starts, constants
+
+    def _number(self, node: ast.expr) -> float | None:
+        if isinstance(node, ast.Constant) and isinstance(node.value, int | float) and not isinstance(node.value, bool):
+            return float(node.value)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            inner = self._number(node.operand)
+            return None if inner is None else -inner
+        if isinstance(node, ast.Name) and node.id in self.constants:
+            return float(self.constants[node.id])
+        return None
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        if len(node.ops) != 1 or not isinstance(node.ops[0], ast.Eq):
+            return node
+        left, right = node.left, node.comparators[0]
+        if not (isinstance(left, ast.Name) and left.id in self.starts):
+            left, right = right, left
+        if not isinstance(left, ast.Name) or left.id not in self.starts:
+            return node
+        target = self._number(right)
+        if target is None:
+            return node
+        starts = self.starts[left.id]
+        # A state that starts on whole numbers and is compared to a whole number is a counter or a grid cell:
+        # there == is meant and hit.
+        if np.all(starts == np.round(starts)) and float(target).is_integer():
+            return node
+        if np.all(starts < target):
+            return ast.Compare(left=left, ops=[ast.GtE()], comparators=[right])
+        if np.all(starts > target):
+            return ast.Compare(left=left, ops=[ast.LtE()], comparators=[right])
+        return node
+
+
+def _read_float_equalities_as_reached(spec: EnvSpec) -> tuple[EnvSpec, list[tuple[str, str]]]:
+    """Read ``position == 0.5`` in a termination condition as reaching 0.5 (``position >= 0.5``).
+
+    The small model writes "once the position reaches 0.5" as an equality, which a continuous state almost never meets
+    exactly, so the episode could only end by truncation. The rewrite needs every sampled start value on one side of
+    the number (then "reaches" can only mean crossing it from there); counters and grid cells compared to whole
+    numbers keep their ``==``.
+    """
+    from alamp.spec import SpecError, compile_spec
+
+    if not any("==" in condition for condition in spec.terminated):
+        return spec, []
+    try:
+        env = compile_spec(spec).make_env()
+        samples = []
+        for seed in range(_START_PROBES):
+            env.reset(seed=seed)
+            samples.append(np.asarray(env.unwrapped.get_state(), dtype=float))
+    except (SpecError, ValidationError, ValueError, ArithmeticError):
+        return spec, []
+    starts = {var.name: np.array([row[i] for row in samples]) for i, var in enumerate(spec.state)}
+    transformer = _ReachFromStart(starts, dict(spec.constants))
+    conditions, changed = [], []
+    for condition in spec.terminated:
+        try:
+            tree = ast.parse(condition, mode="eval")
+        except SyntaxError:
+            conditions.append(condition)
+            continue
+        rewritten = ast.unparse(ast.fix_missing_locations(transformer.visit(tree)))
+        if rewritten != ast.unparse(ast.parse(condition, mode="eval")):
+            changed.append((condition, rewritten))
+            conditions.append(rewritten)
+        else:
+            conditions.append(condition)
+    if not changed:
+        return spec, []
+    return EnvSpec.model_validate(spec.model_dump() | {"terminated": conditions}), changed
 
 
 def _ends_at_once(env: Any, seed: int) -> bool:

@@ -41,6 +41,7 @@ from alamp.assemble import (
     expand_parameters,
 )
 from alamp.executor import actions_change_anything, check_code, check_env_factory
+from alamp.mathtext import plain_math
 from alamp.sandbox import SandboxLimits
 from alamp.schema import (
     Assignment,
@@ -176,6 +177,8 @@ class ProgramSettings:
             call samples at ``sampling_temperature`` with this seed (experiments set it from ``seed``).
         sampling_temperature: Temperature of a replicate's first calls.
         clip_state: Assembled state variables with two finite bounds are clipped to them.
+        plain_math: The agents read the description with its typeset mathematics in plain form (``θ̇`` ->
+            ``theta_dot``, ``·`` -> ``*``; ``alamp.mathtext``).
         sandbox: Limits of the sandboxed checks of generated code.
     """
 
@@ -189,6 +192,7 @@ class ProgramSettings:
     sampling_seed: int = 0
     sampling_temperature: float = 0.5
     clip_state: bool = True
+    plain_math: bool = True
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
 
     def __post_init__(self) -> None:
@@ -307,6 +311,15 @@ class _Pipeline(dspy.Module):
         if status != "ok":
             raise StageFailed(stage, error)
         return outputs
+
+    def _agent_text(self, description: str) -> tuple[str, str]:
+        """The description the agents read, and a note saying whether its mathematics was rewritten."""
+        if not self.settings.plain_math:
+            return description, ""
+        plain = plain_math(description)
+        if plain == description:
+            return description, ""
+        return plain, "the agents read the description with its typeset mathematics in plain form (plain_math)"
 
     def _sample_config(self, candidate: int, attempt: int = 0) -> dict[str, Any]:
         """Distinct samples past the LM cache: the first try as configured, later ones sampled.
@@ -446,10 +459,12 @@ class _Pipeline(dspy.Module):
     # --- the prediction ------------------------------------------------------------------------------------------
 
     @staticmethod
-    def _prediction(values: dict[str, Any], records: dict[str, dict[str, Any]], failed: StageFailed | None) -> Any:
+    def _prediction(
+        values: dict[str, Any], records: dict[str, dict[str, Any]], failed: StageFailed | None, *, text_note: str = ""
+    ) -> Any:
         out = {name: values.get(name) for name in PREDICTION_FIELDS}
         out["attempts"] = values.get("attempts") or []
-        out["notes"] = values.get("notes") or []
+        out["notes"] = ([text_note] if text_note else []) + list(values.get("notes") or [])
         out["env_passed"] = bool(values.get("env_passed"))
         out["stages"] = records
         if failed is not None:
@@ -512,6 +527,7 @@ class ALAMP(_Pipeline):
             A prediction with ``PREDICTION_FIELDS``; ``status`` is ``ok``, ``env_failed`` or ``failed``.
         """
         recorder = recorder or MemoryRecorder()
+        description, text_note = self._agent_text(description)
         records: dict[str, dict[str, Any]] = {}
         values: dict[str, Any] = {}
         try:
@@ -533,8 +549,8 @@ class ALAMP(_Pipeline):
                     records,
                 )
         except StageFailed as failed:
-            return self._prediction(values, records, failed)
-        return self._prediction(values, records, None)
+            return self._prediction(values, records, failed, text_note=text_note)
+        return self._prediction(values, records, None, text_note=text_note)
 
     def _ask(
         self, stage: str, output: str, inputs: tuple[str, ...], *, description: str, values: dict[str, Any]
@@ -635,6 +651,7 @@ class SingleModelBaseline(_Pipeline):
     ) -> dspy.Prediction:
         """Run the baseline on one description (arguments and result as ``ALAMP.forward``)."""
         recorder = recorder or MemoryRecorder()
+        description, text_note = self._agent_text(description)
         records: dict[str, dict[str, Any]] = {}
         values: dict[str, Any] = {}
         coding = self.settings.coding
@@ -657,8 +674,8 @@ class SingleModelBaseline(_Pipeline):
                     records,
                 )
         except StageFailed as failed:
-            return self._prediction(values, records, failed)
-        return self._prediction(values, records, None)
+            return self._prediction(values, records, failed, text_note=text_note)
+        return self._prediction(values, records, None, text_note=text_note)
 
     def _spec_candidates(self, description: str, name: str | None) -> dict[str, Any]:
         attempts: list[dict[str, Any]] = []

@@ -69,6 +69,7 @@ def settings_from_config(cfg: DictConfig) -> ProgramSettings:
         sampling_seed=int(cfg.seed) if cfg.get("seed_sampling", False) else 0,
         sampling_temperature=float(cfg.get("seed_temperature", 0.5)),
         clip_state=bool(cfg.pipeline.clip_state),
+        plain_math=bool(cfg.pipeline.get("plain_math", True)),
         sandbox=_limits(cfg.coding.get("sandbox")),
     )
 

@@ -537,3 +537,32 @@ def test_indexed_next_value_names_read_as_their_state() -> None:
     env = compile_spec(assembly.spec).make_env()
     env.reset(seed=0)
     assert env.step(0)[1] == -1.0
+
+
+def test_a_goal_written_as_float_equality_is_read_as_reaching_it() -> None:
+    # Real output of the embedded model (mountain_car, seed 0): "reaches 0.5" written as position == 0.5, which the
+    # car never meets exactly, so every episode ran to the horizon.
+    outputs = _mountain_car("velocity + (action - 1) * 0.001 - 0.0025 * cos(3 * position)")
+    outputs["constraints"] = [
+        Constraint(expression="position == goal_position and velocity >= 0", kind="termination"),
+        Constraint(expression="velocity == 0.5", kind="termination"),  # starts at 0, below: reached from below
+    ]
+    assembly = assemble(**outputs)
+    assert assembly.spec.terminated == ["position >= goal_position and velocity >= 0", "velocity >= 0.5"]
+    assert sum("almost never" in note for note in assembly.notes) == 2
+    env = compile_spec(assembly.spec).make_env()
+    env.reset(seed=0)
+    env.set_state([0.499, 0.07])
+    assert env.step(2)[2]  # crosses 0.5 without hitting it exactly: the episode ends
+
+
+def test_equalities_on_whole_number_states_and_straddled_targets_are_kept() -> None:
+    outputs = _mountain_car("velocity + (action - 1) * 0.001")
+    outputs["variables"][0] = Variable(name="position", role="state", low=-1.2, high=0.6, initial="uniform(-0.6, 0.6)")
+    outputs["constraints"] = [
+        Constraint(expression="position == 0.0", kind="termination"),  # starts on both sides: left as written
+        Constraint(expression="velocity == 3", kind="termination"),  # whole-number start and target: a counter
+    ]
+    assembly = assemble(**outputs)
+    assert assembly.spec.terminated == ["position == 0.0", "velocity == 3"]
+    assert not any("almost never" in note for note in assembly.notes)

@@ -54,6 +54,22 @@ def test_whole_chain_compiler_route(script: dict, description: str, obs_dim: int
     assert first_param in objective_prompt
 
 
+@pytest.mark.parametrize("plain", [True, False])
+def test_agents_read_typeset_maths_in_plain_form(plain: bool) -> None:
+    lm = _use(CARTPOLE)
+    description = CARTPOLE_DESCRIPTION + "\nThe pole obeys θ̈ = g·sin θ / l, and x ← x + τ·ẋ."
+    pred = ALAMP(ProgramSettings(plain_math=plain))(description=description, name="demo")
+    assert pred.status == "ok", pred.error
+    prompts = [user for _, user in lm.log]
+    assert len(prompts) == 7
+    if plain:
+        assert all("theta_ddot = g*sin(theta) / l" in p and "x = x + tau*x_dot" in p for p in prompts)
+        assert any("plain form" in note for note in pred.notes)
+    else:
+        assert all("θ̈ = g·sin θ / l" in p for p in prompts)
+        assert not any("plain form" in note for note in pred.notes)
+
+
 def test_stage_records_count_calls_and_tokens() -> None:
     _use(CORRIDOR)
     pred = ALAMP()(description=CORRIDOR_DESCRIPTION)

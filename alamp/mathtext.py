@@ -1,0 +1,100 @@
+"""Typeset mathematics in a description rewritten as the plain, Python-like text a code model copies.
+
+Users write dynamics the way they would on paper: ``θ̈ = (g·sin θ − cos θ·temp) / (l·(4/3 − m·cos²θ / M))``,
+``x ← x + τ·ẋ``. The embedded 1.5B code model transcribes such lines poorly (it drops terms and invents names for
+``θ̇``), but copies ``theta_ddot = (g*sin(theta) - cos(theta)*temp) / (l*(4/3 - m*cos(theta)**2 / M))`` well. The
+rewrite is mechanical and only touches characters whose meaning is unambiguous:
+
+- Greek letters become their names (``θ`` -> ``theta``, ``Δ`` -> ``Delta``), Newton's dots suffixes
+  (``ẋ`` -> ``x_dot``, ``θ̈`` -> ``theta_ddot``);
+- ``·``, ``×`` and ``⋅`` become ``*``; ``−``, ``–`` between operands ``-``; ``←`` and ``:=`` ``=``; ``≤ ≥ ≠``
+  ``<= >= !=``; superscript digits ``**n``; ``√x`` ``sqrt(x)``; ``|x - 1|`` ``abs(x - 1)``;
+- a function written without parentheses gets them (``sin θ`` -> ``sin(theta)``, ``cos²θ`` -> ``cos(theta)**2``).
+
+Prose is left alone (``5 x 5 grid``, ``(row − 1)`` -> ``(row - 1)``). No library does this narrow job: ``unidecode``
+turns ``θ`` into ``th`` and drops the dots, and LaTeX converters (``pylatexenc``) read LaTeX, not Unicode text.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+__all__ = ["plain_math"]
+
+_COMBINING_SUFFIX = {"\u0307": "_dot", "\u0308": "_ddot", "\u20db": "_dddot"}
+_OPERATORS = {
+    "·": "*", "⋅": "*", "×": "*", "∙": "*",
+    "−": "-", "–": "-",
+    "←": "=", "≔": "=",
+    "≤": "<=", "⩽": "<=", "≥": ">=", "⩾": ">=", "≠": "!=",
+    "∞": "inf",
+}  # fmt: skip
+_SUPERSCRIPTS = {"⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵": "5", "⁶": "6", "⁷": "7", "⁸": "8", "⁹": "9"}
+_SUPERSCRIPT_RUN = re.compile("[" + "".join(_SUPERSCRIPTS) + "]+")
+_FUNCTIONS = "sin|cos|tan|tanh|sinh|cosh|exp|log|ln|sqrt"
+_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+# cos**2 theta (from cos²θ): the power belongs to the function's value.
+_POWERED_CALL = re.compile(rf"\b({_FUNCTIONS})\*\*(\d+)\s*({_NAME})")
+# sin theta, cos 3x is left alone (ambiguous); sin(theta) already has parentheses.
+_BARE_CALL = re.compile(rf"\b({_FUNCTIONS})\s+({_NAME})\b(?!\s*\()")
+_SQRT_NAME = re.compile(rf"√\s*({_NAME}|\d+(?:\.\d+)?)")
+_SQRT_GROUP = re.compile(r"√\s*\(")
+# |x|, |T_in - 21|: bars around a short formula on one line (prose has no bars).
+_ABS_BARS = re.compile(r"\|([\w .+\-*/()]{1,60}?)\|")
+_WALRUS = re.compile(r"(?<=\w)\s*:=\s*")
+
+
+def _letter_name(char: str) -> str | None:
+    """``theta`` for ``θ``, ``Delta`` for ``Δ``; None for anything that is not a Greek letter."""
+    name = unicodedata.name(char, "")
+    for prefix, capital in (("GREEK SMALL LETTER ", False), ("GREEK CAPITAL LETTER ", True)):
+        if name.startswith(prefix):
+            word = name.removeprefix(prefix).split()[0].lower()
+            word = {"lamda": "lambda"}.get(word, word)
+            return word.capitalize() if capital else word
+    return None
+
+
+def _spell_letters(text: str) -> str:
+    """Greek letters as names and Newton's dots as suffixes, keeping every other character."""
+    out: list[str] = []
+    decomposed = unicodedata.normalize("NFD", text)
+    for index, char in enumerate(decomposed):
+        if char in _COMBINING_SUFFIX:
+            out.append(_COMBINING_SUFFIX[char])
+            continue
+        if unicodedata.combining(char):
+            out.append(char)  # accents of prose (é) are recomposed below
+            continue
+        word = _letter_name(char)
+        if word is None:
+            out.append(char)
+            continue
+        following = decomposed[index + 1] if index + 1 < len(decomposed) else ""
+        # θ1 -> theta1, but Δt -> Delta_t so that the two symbols stay apart.
+        out.append(word + ("_" if following.isalpha() and _letter_name(following) is None else ""))
+    return unicodedata.normalize("NFC", "".join(out))
+
+
+def plain_math(text: str) -> str:
+    """Rewrite typeset mathematics in ``text`` as Python-like plain text (see the module docstring).
+
+    Args:
+        text: A description as the user wrote it.
+
+    Returns:
+        The same text with its formulas in plain form; text without such characters comes back unchanged.
+    """
+    if text.isascii() and ":=" not in text and "|" not in text:
+        return text
+    plain = _spell_letters(text)
+    plain = _SQRT_GROUP.sub("sqrt(", plain)
+    plain = _SQRT_NAME.sub(r"sqrt(\1)", plain)
+    for symbol, ascii_form in _OPERATORS.items():
+        plain = plain.replace(symbol, ascii_form)
+    plain = _SUPERSCRIPT_RUN.sub(lambda m: "**" + "".join(_SUPERSCRIPTS[c] for c in m.group(0)), plain)
+    plain = _POWERED_CALL.sub(r"\1(\3)**\2", plain)
+    plain = _BARE_CALL.sub(r"\1(\2)", plain)
+    plain = _ABS_BARS.sub(lambda m: f"abs({m.group(1).strip()})" if m.group(1).strip() else m.group(0), plain)
+    return _WALRUS.sub(" = ", plain)

@@ -1,0 +1,62 @@
+"""The plain-text rewrite of typeset mathematics that the agents read (alamp.mathtext)."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from alamp.mathtext import plain_math
+from alamp.tasks import load_tasks
+
+
+@pytest.mark.parametrize(
+    ("typeset", "plain"),
+    [
+        ("θ̈ = (g·sin θ − cos θ·temp) / (l·(4/3 − m·cos²θ / M))",
+         "theta_ddot = (g*sin(theta) - cos(theta)*temp) / (l*(4/3 - m*cos(theta)**2 / M))"),
+        ("x ← x + τ·ẋ", "x = x + tau*x_dot"),
+        ("temp = (F + m·l·θ̇²·sin θ) / M", "temp = (F + m*l*theta_dot**2*sin(theta)) / M"),
+        ("velocity ← velocity + (a − 1)·0.001 − 0.0025·cos(3·position)",
+         "velocity = velocity + (a - 1)*0.001 - 0.0025*cos(3*position)"),
+        ("reward = −|T_in − 21| − 0.5·P", "reward = -abs(T_in - 21) - 0.5*P"),
+        ("ends when |x| > 2.4", "ends when abs(x) > 2.4"),
+        ("Δt = 0.1 and λ ≥ 0", "Delta_t = 0.1 and lambda >= 0"),
+        ("y = √x + √(x + 1)", "y = sqrt(x) + sqrt(x + 1)"),
+        ("q := q × 2, a ≤ 3 ≠ b", "q = q * 2, a <= 3 != b"),
+        ("x ∈ [−∞, 10³]", "x ∈ [-inf, 10**3]"),
+    ],
+)  # fmt: skip
+def test_formulas_become_python(typeset: str, plain: str) -> None:
+    assert plain_math(typeset) == plain
+
+
+@pytest.mark.parametrize(
+    "prose",
+    [
+        "The area is a 5 x 5 grid of cells; the drone flies north (row - 1).",
+        "hi, i manage stock for one product in a small warehouse (room for 20 units).",
+        "Target room temperature 21 °C, café opens at 8.",
+        "choose a | b freely",
+    ],
+)
+def test_prose_is_left_alone(prose: str) -> None:
+    assert plain_math(prose) == prose
+
+
+def test_rewritten_cartpole_equations_parse_as_python() -> None:
+    cartpole = next(t for t in load_tasks() if t.id == "cartpole")
+    plain = plain_math(cartpole.description)
+    assert plain.isascii()
+    lines = [line.strip().rstrip(",") for line in plain.splitlines() if line.startswith(("temp =", "theta_ddot ="))]
+    assert len(lines) == 2
+    for line in lines:
+        ast.parse(line)  # each is now a Python assignment the Env agent can copy
+
+
+@given(st.text(max_size=200))
+def test_never_crashes_and_is_idempotent(text: str) -> None:
+    once = plain_math(text)
+    assert plain_math(once) == once
