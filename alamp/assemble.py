@@ -344,6 +344,7 @@ def assemble(
     unbounded: float = math.inf,
     text_constants: Mapping[str, float] | None = None,
     text_action_symbols: Collection[str] = (),
+    text_formulas: Mapping[str, str] | None = None,
 ) -> Assembly:
     """Build an ``EnvSpec`` from the agents' outputs.
 
@@ -362,6 +363,8 @@ def assemble(
             else defines it (the Parameter agent missed it).
         text_action_symbols: Symbols the description says stand for the chosen action's index ("where a is 0, 1
             or 2 for the chosen action"; see :func:`action_symbols_in_text`): read as the built-in ``action``.
+        text_formulas: Names the description defines by a formula (see :func:`formulas_in_text`): a name read but
+            defined nowhere gets its formula as an update before its first reader (with the formulas it needs).
 
     Returns:
         The spec and the notes on what was normalised.
@@ -546,6 +549,18 @@ def assemble(
                 notes.append(f"{missing!r} is read but no agent defined it; the text defines it: "
                              f"{missing} = {text_constants[missing]:g}")
 
+    # Names still undefined that the text defines by a formula ("x_ddot = temp - m*l*theta_ddot*cos(theta) / M").
+    if text_formulas:
+        shared, formula_notes = _define_from_text_formulas(
+            shared=shared,
+            actions=actions,
+            others=[reward, *terminated, *observation],
+            defined=known | set(constants) | {u.target for a in actions for u in a.updates} | _reserved_names(),
+            state=state_names,
+            formulas=text_formulas,
+        )
+        notes += formula_notes
+
     max_steps = mdp.horizon
     if mdp.horizon_parameter:
         named = constants.get(mdp.horizon_parameter)
@@ -619,6 +634,118 @@ def constants_in_text(text: str) -> dict[str, float]:
             continue
         values.setdefault(name, set()).add(float(match.group(2).replace("−", "-")))
     return {name: next(iter(found)) for name, found in values.items() if len(found) == 1}
+
+
+_FORMULA_START = re.compile(r"(?<![\w.*])([A-Za-z_]\w*)\s*=(?!=)\s*")
+# Where a formula in running text may end: a comma or full stop followed by a space, a semicolon, a line end.
+_FORMULA_END = re.compile(r",(?=\s)|;|\n|\.(?=\s|$)|$")
+_FORMULA_NODES = (
+    ast.Expression, ast.BinOp, ast.UnaryOp, ast.Name, ast.Load, ast.Constant, ast.Call, ast.Compare, ast.IfExp,
+    ast.BoolOp, ast.operator, ast.unaryop, ast.cmpop, ast.boolop,
+)  # fmt: skip
+
+
+def _formula_or_none(text: str, target: str) -> str | None:
+    """``text`` as a formula for ``target``: arithmetic on names, numbers and known functions, not reading itself."""
+    from alamp.spec.expr import FUNCTIONS
+
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, _FORMULA_NODES):
+            return None
+        if isinstance(node, ast.Constant) and (isinstance(node.value, bool) or not isinstance(node.value, int | float)):
+            return None
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
+            return None
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+    callees = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    read = names - callees
+    if not read or target in read:
+        return None  # a number is constants_in_text's; x = x + ... is an update, not a definition
+    return ast.unparse(tree)
+
+
+def _define_from_text_formulas(
+    *,
+    shared: list[Assignment],
+    actions: list[ActionSpec],
+    others: list[str],
+    defined: set[str],
+    state: set[str],
+    formulas: Mapping[str, str],
+) -> tuple[list[Assignment], list[str]]:
+    """Insert the text's formula of each name that is read but defined nowhere, before its first reader.
+
+    A formula is used only when every name it reads is defined, or is itself defined by a usable text formula (those
+    are inserted first). Names that stay undefined are left for the spec compiler to report.
+    """
+    shared = list(shared)
+    notes: list[str] = []
+
+    def is_defined(name: str) -> bool:
+        return name in defined or any(u.target == name for u in shared)
+
+    def usable(name: str, seen: frozenset[str]) -> bool:
+        if is_defined(name):
+            return True
+        if name not in formulas or name in seen:
+            return False
+        return all(usable(n, seen | {name}) for n in _names_in(formulas[name]))
+
+    # The formulas needed, dependencies first (a depth-first post-order), inserted as one block before the first
+    # update that reads any of them (after the updates the block itself reads).
+    block: list[str] = []
+
+    def collect(name: str) -> None:
+        for dependency in sorted(_names_in(formulas[name])):
+            if not is_defined(dependency) and dependency not in block:
+                collect(dependency)
+        if name not in block:
+            block.append(name)
+
+    for missing in sorted(_names_read(shared, actions, others) - defined):
+        if not is_defined(missing) and missing not in block and usable(missing, frozenset()):
+            collect(missing)
+    if not block:
+        return shared, notes
+    readers = [i for i, u in enumerate(shared) if _names_in(u.expr) & set(block)]
+    read_by_block = set().union(*(_names_in(formulas[name]) for name in block))
+    # Intermediates the block reads must come first; state variables it reads are meant at their old values.
+    needed = [i + 1 for i, u in enumerate(shared) if u.target in read_by_block and u.target not in state]
+    position = max(min(readers, default=len(shared)), max(needed, default=0))
+    shared[position:position] = [Assignment(target=name, expr=formulas[name]) for name in block]
+    notes += [
+        f"{name!r} is read but nothing defines it; the text gives its formula: {name} = {formulas[name]}"
+        for name in block
+    ]
+    return shared, notes
+
+
+def formulas_in_text(text: str) -> dict[str, str]:
+    """Names the text defines by a formula (``temp = (F + m*l*theta_dot**2*sin(theta)) / M``), as expressions.
+
+    The text is read in plain form (``alamp.mathtext``). A formula ends at the first comma or full stop followed by a
+    space, semicolon or line end after which it parses; it must be arithmetic on names, numbers and the expression
+    language's functions, and must not read its own name (``x = x + tau*x_dot`` is an update, not a definition). A
+    name given two different formulas is left out.
+    """
+    from alamp.mathtext import plain_math
+
+    plain = plain_math(text or "")
+    found: dict[str, set[str]] = {}
+    for match in _FORMULA_START.finditer(plain):
+        target, rest = match.group(1), plain[match.end() : match.end() + 400]
+        for end in _FORMULA_END.finditer(rest):
+            formula = _formula_or_none(rest[: end.start()].strip(), target)
+            if formula is not None:
+                found.setdefault(target, set()).add(formula)
+                break
+    return {name: next(iter(formulas)) for name, formulas in found.items() if len(formulas) == 1}
 
 
 # "where a is 0, 1 or 2 for the chosen action", "with u ∈ {0, 1} the action", "here k denotes the action index"

@@ -39,8 +39,10 @@ from alamp.assemble import (
     assemble,
     constants_in_text,
     expand_parameters,
+    formulas_in_text,
 )
 from alamp.executor import actions_change_anything, check_code, check_env_factory
+from alamp.interface import align_actions, check_sar, stated_interface
 from alamp.mathtext import plain_math
 from alamp.sandbox import SandboxLimits
 from alamp.schema import (
@@ -393,6 +395,7 @@ class _Pipeline(dspy.Module):
                 clip_state=self.settings.clip_state,
                 text_constants=constants_in_text(description),
                 text_action_symbols=action_symbols_in_text(description),
+                text_formulas=formulas_in_text(description),
             )
         except AssemblyError as exc:
             return None, ExecutionReport(passed=False, stage_failed="spec", error="\n".join(exc.problems)), None
@@ -464,7 +467,9 @@ class _Pipeline(dspy.Module):
     ) -> Any:
         out = {name: values.get(name) for name in PREDICTION_FIELDS}
         out["attempts"] = values.get("attempts") or []
-        out["notes"] = ([text_note] if text_note else []) + list(values.get("notes") or [])
+        out["notes"] = [
+            *([text_note] if text_note else []), *(values.get("interface_notes") or []), *(values.get("notes") or [])
+        ]
         out["env_passed"] = bool(values.get("env_passed"))
         out["stages"] = records
         if failed is not None:
@@ -557,8 +562,31 @@ class ALAMP(_Pipeline):
     ) -> dict[str, Any]:
         """One upstream agent: the text and the upstream outputs it reads in, its typed output out."""
         upstream = {field: values[field] for field in inputs}
+        if stage == "sar":
+            return self._ask_sar(description=description, upstream=upstream)
         prediction = self._call_with_retries(getattr(self, stage), description=description, **upstream)
         return {output: getattr(prediction, output)}
+
+    def _ask_sar(self, *, description: str, upstream: dict[str, Any]) -> dict[str, Any]:
+        """The SAR agent, checked against the interface the text states (``alamp.interface``).
+
+        On a mismatch the agent is sampled again (``stage_retries`` times, distinct rollouts); an action list the
+        text enumerates then replaces one of another length.
+        """
+        stated = stated_interface(description)
+        sar: SARSpec = self._call_with_retries(self.sar, description=description, **upstream).sar
+        notes: list[str] = []
+        for retry in range(1, 1 + self.settings.stage_retries):
+            mismatch = check_sar(sar, stated)
+            if not mismatch:
+                break
+            notes.append(f"SAR output disagrees with the text: {mismatch}; sampled again")
+            try:
+                sar = self.sar(description=description, **upstream, config=self._sample_config(0, 100 + retry)).sar
+            except Exception as exc:  # an unreadable resample: keep the readable answer
+                notes.append(f"the SAR resample could not be read ({type(exc).__name__})")
+        sar, rebuilt = align_actions(sar, stated)
+        return {"sar": sar, "interface_notes": notes + ([rebuilt] if rebuilt else [])}
 
     def _env_compiler(self, description: str, up: dict[str, Any], name: str | None) -> dict[str, Any]:
         attempts: list[dict[str, Any]] = []
@@ -687,6 +715,7 @@ class SingleModelBaseline(_Pipeline):
                 attempts.append(_agent_failure("compiler", candidate, 0, f"{type(exc).__name__}: {exc}"))
                 continue
             up = {k: getattr(out, k) for k in ("parameters", "objectives", "variables", "constraints", "mdp", "sar")}
+            up["sar"], rebuilt = align_actions(up["sar"], stated_interface(description))
             assembly, report, code = self._build_from_updates(up, out.updates, name, description)
             attempts.append(
                 {
@@ -706,7 +735,7 @@ class SingleModelBaseline(_Pipeline):
                 "env_report": report,
                 "env_passed": report.passed,
                 "attempts": attempts,
-                "notes": assembly.notes if assembly else [],
+                "notes": ([rebuilt] if rebuilt else []) + (assembly.notes if assembly else []),
                 "coding_path": "compiler" if report.passed else None,
             }
             if report.passed:

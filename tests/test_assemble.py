@@ -13,6 +13,7 @@ from alamp.assemble import (
     assemble,
     constants_in_text,
     expand_parameters,
+    formulas_in_text,
     parse_assignments,
 )
 from alamp.schema import Assignment, Constraint, EnvSpec, MDPModel, Parameter, SARSpec, Variable
@@ -566,3 +567,51 @@ def test_equalities_on_whole_number_states_and_straddled_targets_are_kept() -> N
     assembly = assemble(**outputs)
     assert assembly.spec.terminated == ["position == 0.0", "velocity == 3"]
     assert not any("almost never" in note for note in assembly.notes)
+
+
+def test_formulas_the_text_defines() -> None:
+    text = (
+        "With F the force: temp = (F + m·l·θ̇²·sin θ) / M,\n"
+        "θ̈ = (g·sin θ − cos θ·temp) / l, then x ← x + τ·ẋ, and reward = min(release, 8) − 3·spill.\n"
+        "M = 1.1 kg; y = 2 and y = 3; z = a + 1, later z = a + 2; w = print(x)."
+    )
+    assert formulas_in_text(text) == {
+        "temp": "(F + m * l * theta_dot ** 2 * sin(theta)) / M",
+        "theta_ddot": "(g * sin(theta) - cos(theta) * temp) / l",
+        "reward": "min(release, 8) - 3 * spill",
+    }  # x reads itself (an update), M and y are numbers, z has two formulas, print is no function of the language
+
+
+def test_a_name_nothing_defines_gets_the_texts_formula_before_its_first_reader() -> None:
+    # Real output of the embedded model (cartpole, seed 0, plain-math text): the Env agent wrote
+    # x_dot = x_dot + tau*x_ddot and theta_dot = theta_dot + tau*theta_ddot and never defined the accelerations.
+    outputs = _outputs(CARTPOLE)
+    names = {p.name for p in outputs["parameters"]}
+    outputs["updates"] = [
+        Assignment(target="x", expr="x + tau * x_dot"),
+        Assignment(target="x_dot", expr="x_dot + tau * x_ddot"),
+        Assignment(target="theta", expr="theta + tau * theta_dot"),
+        Assignment(target="theta_dot", expr="theta_dot + tau * theta_ddot"),
+    ]
+    formulas = {
+        "temp": "(force + 0.05 * theta_dot ** 2 * sin(theta)) / 1.1",
+        "theta_ddot": "(gravity * sin(theta) - cos(theta) * temp) / 0.6",
+        "x_ddot": "temp - 0.05 * theta_ddot * cos(theta) / 1.1",
+        "unused": "undefined_name + 1",
+    }
+    assert "tau" in names
+    assembly = assemble(**outputs, text_formulas=formulas)
+    targets = [u.target for u in assembly.spec.updates]
+    assert targets[:4] == ["x", "temp", "theta_ddot", "x_ddot"]  # inserted before x_dot's update, in order
+    assert "unused" not in targets
+    assert sum("the text gives its formula" in note for note in assembly.notes) == 3
+    compile_spec(assembly.spec)  # every name now defined
+
+
+def test_a_text_formula_that_reads_an_undefined_name_is_not_used() -> None:
+    outputs = _outputs(CARTPOLE)
+    outputs["updates"] = [Assignment(target="x_dot", expr="x_dot + tau * x_ddot")]
+    assembly = assemble(**outputs, text_formulas={"x_ddot": "pole_mystery * 2"})
+    assert "x_ddot" not in [u.target for u in assembly.spec.updates]
+    with pytest.raises(SpecError, match="x_ddot"):
+        compile_spec(assembly.spec)

@@ -70,6 +70,33 @@ def test_agents_read_typeset_maths_in_plain_form(plain: bool) -> None:
         assert not any("plain form" in note for note in pred.notes)
 
 
+LEFT_ONLY = {"name": "left", "effect": "position -= 1"}
+
+
+def test_a_sar_output_that_disagrees_with_the_stated_interface_is_sampled_again() -> None:
+    stated = " The robot observes one number, its cell. Its actions, in this order: step left, step right."
+    one_action = {"sar": dict(CORRIDOR["SARSignature"][0]["sar"], actions=[LEFT_ONLY])}
+    lm = _use(dict(CORRIDOR, SARSignature=[one_action, CORRIDOR["SARSignature"][0]]))
+    pred = ALAMP()(description=CORRIDOR_DESCRIPTION + stated)
+    assert pred.status == "ok", pred.error
+    assert lm.calls["SARSignature"] == 2 and [a.name for a in pred.sar.actions] == ["left", "right"]
+    assert any("lists 2 actions" in note and "sampled again" in note for note in pred.notes)
+
+
+def test_a_sar_action_list_still_short_after_resampling_is_rebuilt_from_the_text() -> None:
+    stated = " Its actions, in this order: step left, step right."
+    one_action = {"sar": dict(CORRIDOR["SARSignature"][0]["sar"], actions=[LEFT_ONLY])}
+    script = dict(CORRIDOR, SARSignature=[one_action])
+    script["EnvSignature"] = [{"updates": [{"target": "position", "expr": "clip(position + 2 * action - 1, 0, 10)"}]}]
+    lm = _use(script)
+    pred = ALAMP(ProgramSettings(stage_retries=2))(description=CORRIDOR_DESCRIPTION + stated)
+    assert lm.calls["SARSignature"] == 3  # the first answer and two resamples, all with one action
+    assert [a.name for a in pred.sar.actions] == ["left", "step_right"]
+    assert pred.status == "ok", pred.error
+    assert pred.env_report.n_actions == 2
+    assert any("rebuilt" in note for note in pred.notes)
+
+
 def test_stage_records_count_calls_and_tokens() -> None:
     _use(CORRIDOR)
     pred = ALAMP()(description=CORRIDOR_DESCRIPTION)

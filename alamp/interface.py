@@ -1,0 +1,181 @@
+"""The controller's interface as the description states it: how many observations and actions, and which.
+
+A user who wants a policy usually says what the controller sees and what it can do ("It has two actions, in this
+order: push the cart to the left, or push it to the right"; "the rule only gets to see one number"). The task set
+requires such a paragraph (the policy is graded against it), and the embedded 1.5B model often gets it wrong in
+the SAR agent's output: one action where the text lists three, eight moves where it lists four. A policy trained on
+the wrong interface cannot pass, so the program checks the SAR output against what the text states
+(``check_sar``) and rebuilds an action list the text enumerates (``align_actions``).
+
+The reading is deliberately narrow: a list counts only when it follows "in (this|that) order" in a sentence about
+seeing or doing, or a number word names the count ("four numbers", "one of two actions"). When the text says
+nothing in these forms, nothing is checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from alamp.schema import SARAction, SARSpec
+from alamp.schema._names import to_identifier
+
+__all__ = ["StatedInterface", "align_actions", "check_sar", "stated_interface"]
+
+_NUMBER_WORDS = {
+    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
+    "eleven": 11, "twelve": 12,
+}  # fmt: skip
+_COUNT = r"(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")"
+_OBSERVE = r"observes?|observations?|sees?|knows?|reads?|monitors?|inputs?|sensors?|watch(?:es)?"
+_ACT = r"actions?|do|choices|choose|chooses|options?|decisions?|outputs?|moves?|picks?|settings?"
+_ORDER = re.compile(r"\(?\bin (?:this |that )?order\b\)?", re.IGNORECASE)
+_OBSERVE_WORD = re.compile(rf"\b(?:{_OBSERVE})\b", re.IGNORECASE)
+_ACT_WORD = re.compile(rf"\b(?:{_ACT})\b", re.IGNORECASE)
+_OBSERVE_COUNT = re.compile(
+    rf"\b(?:{_OBSERVE}|see)\b[^.:;]{{0,25}}?\b{_COUNT}\s+(?:numbers?|values?|shares|sensors|quantities|signals)\b"
+    rf"|\b{_COUNT}\s+(?:numbers?|values?)\b[^.]{{0,20}}\b(?:observ|see)",
+    re.IGNORECASE,
+)
+_ACT_COUNT = re.compile(rf"\b{_COUNT}\s+(?:(?:discrete|possible)\s+)?(?:actions|moves|options|choices|decisions)\b",
+                        re.IGNORECASE)  # fmt: skip
+_SPLIT = re.compile(r",\s*(?:and|or|then)\s+|,\s*|\s+(?:and|or|then)\s+")
+
+
+@dataclass
+class StatedInterface:
+    """What the description states about the controller's interface (None / empty where it says nothing)."""
+
+    n_observations: int | None = None
+    observations: list[str] = field(default_factory=list)
+    n_actions: int | None = None
+    actions: list[str] = field(default_factory=list)
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else _NUMBER_WORDS[word.lower()]
+
+
+def _split_items(text: str) -> list[str]:
+    """Top-level items of an enumeration (commas inside parentheses do not split)."""
+    depth, masked = 0, []
+    for char in text:
+        depth += char == "("
+        depth -= char == ")" and depth > 0
+        masked.append({",": "\0", " ": "\1"}.get(char, char) if depth else char)
+    items = [item.replace("\0", ",").replace("\1", " ").strip(" .;:") for item in _SPLIT.split("".join(masked))]
+    return [item for item in items if item]
+
+
+def _sentences(text: str) -> list[str]:
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+", " ".join(text.split())) if s.strip()]
+
+
+def _kind(before: str) -> str | None:
+    """Whether the words before an "in order" phrase speak of observing or acting (the nearest keyword wins)."""
+    last_obs = max((m.end() for m in _OBSERVE_WORD.finditer(before)), default=-1)
+    last_act = max((m.end() for m in _ACT_WORD.finditer(before)), default=-1)
+    if last_obs < 0 and last_act < 0:
+        return None
+    return "observations" if last_obs > last_act else "actions"
+
+
+def stated_interface(text: str) -> StatedInterface:
+    """Read the observation and action counts (and items) the description states.
+
+    Args:
+        text: The description.
+
+    Returns:
+        The stated interface; fields stay None / empty where the text does not state them in a recognised form.
+    """
+    stated = StatedInterface()
+    for sentence in _sentences(text or ""):
+        for match in _ORDER.finditer(sentence):
+            before, after = sentence[: match.start()], sentence[match.end() :]
+            kind = _kind(before)
+            if kind is None:
+                continue
+            if ":" in after:
+                listed = after.split(":", 1)[1]
+            elif match.group(0).startswith("("):  # "It can move left, down, right or up (in that order)."
+                keyword = list((_OBSERVE_WORD if kind == "observations" else _ACT_WORD).finditer(before))[-1]
+                listed = before[keyword.end() :]
+            else:
+                continue
+            items = _split_items(listed.rstrip("."))
+            if len(items) >= 1 and not getattr(stated, kind):
+                setattr(stated, kind, items)
+        if stated.n_observations is None and (found := _OBSERVE_COUNT.search(sentence)):
+            stated.n_observations = _count(found.group(1) or found.group(2))
+        if stated.n_actions is None and (found := _ACT_COUNT.search(sentence)):
+            stated.n_actions = _count(found.group(1))
+    # A count the text names wins over a list that split differently; an unnamed count is the list's length.
+    for kind, count_field in (("observations", "n_observations"), ("actions", "n_actions")):
+        items, count = getattr(stated, kind), getattr(stated, count_field)
+        if count is None and items:
+            setattr(stated, count_field, len(items))
+        elif count is not None and items and len(items) != count:
+            setattr(stated, kind, [])
+    return stated
+
+
+def check_sar(sar: SARSpec, stated: StatedInterface) -> str:
+    """The disagreement between a SAR output and the stated interface, in words an agent can act on ('' if none)."""
+    problems = []
+    if stated.n_observations is not None and len(sar.observations) != stated.n_observations:
+        listing = f": {'; '.join(stated.observations)}" if stated.observations else ""
+        problems.append(
+            f"the description says the controller observes {stated.n_observations} quantities{listing}; "
+            f"observations has {len(sar.observations)} ({', '.join(sar.observations)})"
+        )
+    if stated.n_actions is not None and len(sar.actions) != stated.n_actions:
+        listing = f": {'; '.join(stated.actions)}" if stated.actions else ""
+        problems.append(
+            f"the description lists {stated.n_actions} actions{listing}; "
+            f"actions has {len(sar.actions)} ({', '.join(a.name for a in sar.actions)})"
+        )
+    return "; ".join(problems)
+
+
+def _words(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z]+|\d+", text.lower().replace("_", " ")) if w not in {"the", "a", "to", "it"}}
+
+
+def _action_name(item: str, taken: set[str]) -> str:
+    words = [w for w in re.findall(r"[A-Za-z]+|\d+", item) if w.lower() not in {"the", "a", "an", "it", "to"}]
+    base = to_identifier("_".join(words[:4]) or "action")
+    name, suffix = base, 2
+    while name in taken:
+        name, suffix = f"{base}_{suffix}", suffix + 1
+    return name
+
+
+def align_actions(sar: SARSpec, stated: StatedInterface) -> tuple[SARSpec, str]:
+    """Rebuild the action list from the actions the text enumerates, when the SAR output has another count.
+
+    Each listed action keeps the effect of the SAR action whose name shares most words with it (each SAR action used
+    at most once); a listed action no SAR action matches gets a name from its words and no effect (the updates can
+    still read the built-in action index).
+
+    Returns:
+        The SAR spec (unchanged when the counts agree or the text lists no actions) and a note ('' if unchanged).
+    """
+    if not stated.actions or len(sar.actions) == len(stated.actions):
+        return sar, ""
+    unused = list(sar.actions)
+    rebuilt: list[SARAction] = []
+    for item in stated.actions:
+        scored = [(len(_words(item) & _words(a.name)), a) for a in unused]
+        best = max(scored, key=lambda pair: pair[0], default=(0, None))
+        if best[1] is not None and best[0] > 0:
+            unused.remove(best[1])
+            rebuilt.append(best[1])
+        else:
+            rebuilt.append(SARAction(name=_action_name(item, {a.name for a in rebuilt} | {a.name for a in unused})))
+    note = (
+        f"the SAR agent gave {len(sar.actions)} actions ({', '.join(a.name for a in sar.actions)}) but the text lists "
+        f"{len(stated.actions)}, in order: {'; '.join(stated.actions)}; the actions were rebuilt from that list "
+        f"({', '.join(a.name for a in rebuilt)})"
+    )
+    return sar.model_copy(update={"actions": rebuilt}), note
