@@ -549,17 +549,31 @@ def assemble(
                 notes.append(f"{missing!r} is read but no agent defined it; the text defines it: "
                              f"{missing} = {text_constants[missing]:g}")
 
-    # Names still undefined that the text defines by a formula ("x_ddot = temp - m*l*theta_ddot*cos(theta) / M").
-    if text_formulas:
+    # Names still undefined that the text defines by a formula ("x_ddot = temp - m*l*theta_ddot*cos(theta) / M"),
+    # or else the Modeling agent's transitions do ("user1_queue_next = ..." read by "user1_queue = user1_queue_next").
+    formulas = {name: (expr, "the MDP's transitions give") for name, expr in formulas_in_text(
+        "\n".join(mdp.transitions)).items()}  # fmt: skip
+    formulas |= {name: (expr, "the text gives") for name, expr in (text_formulas or {}).items()}
+    if formulas:
         shared, formula_notes = _define_from_text_formulas(
             shared=shared,
             actions=actions,
             others=[reward, *terminated, *observation],
             defined=known | set(constants) | {u.target for a in actions for u in a.updates} | _reserved_names(),
             state=state_names,
-            formulas=text_formulas,
+            formulas=formulas,
         )
         notes += formula_notes
+
+    # A "constant" the updates assign changes over time: it is a state variable that starts at the given value
+    # (the Variable agent made channel1_good a parameter, then the Env agent updated it every step).
+    assigned = {u.target for u in shared} | {u.target for a in actions for u in a.updates}
+    for promoted in sorted(assigned & set(constants)):
+        value = constants.pop(promoted)
+        state.append(StateVariable(name=promoted, low=-unbounded, high=unbounded, init=repr(float(value)), clip=False,
+                                   description="a parameter the updates assign"))  # fmt: skip
+        notes.append(f"parameter {promoted!r} is assigned by the updates, so it is not constant: made it a state "
+                     f"variable starting at {value:g}")  # fmt: skip
 
     max_steps = mdp.horizon
     if mdp.horizon_parameter:
@@ -677,9 +691,11 @@ def _define_from_text_formulas(
     others: list[str],
     defined: set[str],
     state: set[str],
-    formulas: Mapping[str, str],
+    formulas: Mapping[str, tuple[str, str]],
 ) -> tuple[list[Assignment], list[str]]:
-    """Insert the text's formula of each name that is read but defined nowhere, before its first reader.
+    """Insert the formula of each name that is read but defined nowhere, before its first reader.
+
+    ``formulas`` maps a name to its expression and where the formula comes from (for the note).
 
     A formula is used only when every name it reads is defined, or is itself defined by a usable text formula (those
     are inserted first). Names that stay undefined are left for the spec compiler to report.
@@ -695,14 +711,14 @@ def _define_from_text_formulas(
             return True
         if name not in formulas or name in seen:
             return False
-        return all(usable(n, seen | {name}) for n in _names_in(formulas[name]))
+        return all(usable(n, seen | {name}) for n in _names_in(formulas[name][0]))
 
     # The formulas needed, dependencies first (a depth-first post-order), inserted as one block before the first
     # update that reads any of them (after the updates the block itself reads).
     block: list[str] = []
 
     def collect(name: str) -> None:
-        for dependency in sorted(_names_in(formulas[name])):
+        for dependency in sorted(_names_in(formulas[name][0])):
             if not is_defined(dependency) and dependency not in block:
                 collect(dependency)
         if name not in block:
@@ -714,13 +730,16 @@ def _define_from_text_formulas(
     if not block:
         return shared, notes
     readers = [i for i, u in enumerate(shared) if _names_in(u.expr) & set(block)]
-    read_by_block = set().union(*(_names_in(formulas[name]) for name in block))
-    # Intermediates the block reads must come first; state variables it reads are meant at their old values.
-    needed = [i + 1 for i, u in enumerate(shared) if u.target in read_by_block and u.target not in state]
+    read_by_block = set().union(*(_names_in(formulas[name][0]) for name in block))
+    # Intermediates the block reads must come first; state variables (and constants, which nothing may assign) it
+    # reads are meant at their old values.
+    needed = [
+        i + 1 for i, u in enumerate(shared) if u.target in read_by_block and u.target not in state | defined
+    ]
     position = max(min(readers, default=len(shared)), max(needed, default=0))
-    shared[position:position] = [Assignment(target=name, expr=formulas[name]) for name in block]
+    shared[position:position] = [Assignment(target=name, expr=formulas[name][0]) for name in block]
     notes += [
-        f"{name!r} is read but nothing defines it; the text gives its formula: {name} = {formulas[name]}"
+        f"{name!r} is read but nothing defines it; {formulas[name][1]} its formula: {name} = {formulas[name][0]}"
         for name in block
     ]
     return shared, notes

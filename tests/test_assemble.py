@@ -615,3 +615,29 @@ def test_a_text_formula_that_reads_an_undefined_name_is_not_used() -> None:
     assert "x_ddot" not in [u.target for u in assembly.spec.updates]
     with pytest.raises(SpecError, match="x_ddot"):
         compile_spec(assembly.spec)
+
+
+def test_next_values_the_mdp_transitions_define_and_assigned_parameters() -> None:
+    # Real output of the embedded model (wireless, seed 0): the Env agent wrote user1_queue = user1_queue_next
+    # without defining user1_queue_next (the Modeling agent's transitions do), and updated channel1_good, which the
+    # Variable agent had made a parameter.
+    outputs = _outputs(CORRIDOR)
+    outputs["parameters"].append(Parameter(name="channel_good", value=1.0))
+    outputs["mdp"] = outputs["mdp"].model_copy(
+        update={"transitions": ["position_next = clip(position + 2 * action - 1, 0, 10)",
+                                "channel_good_next = 1 - channel_good"]}
+    )
+    outputs["updates"] = [
+        Assignment(target="position", expr="position_next"),
+        Assignment(target="channel_good", expr="channel_good_next"),
+    ]
+    assembly = assemble(**outputs)
+    spec = assembly.spec
+    assert [u.target for u in spec.updates][:2] == ["channel_good_next", "position_next"]
+    assert "channel_good" not in spec.constants
+    assert [v.name for v in spec.state][-1] == "channel_good" and spec.state[-1].init == "1.0"
+    assert any("MDP's transitions give its formula" in n for n in assembly.notes)
+    assert any("'channel_good' is assigned by the updates" in n for n in assembly.notes)
+    env = compile_spec(spec).make_env()
+    env.reset(seed=0)
+    assert env.step(1)[0][0] == 2.0  # the action moves 0 -> 1, then the transition's formula adds 1
