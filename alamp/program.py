@@ -229,8 +229,12 @@ def _lm_usage(entries: list[dict[str, Any]]) -> dict[str, int]:
 def _no_action_effect(spec: Any) -> str:
     """The repair message for an environment in which the chosen action changes nothing."""
     set_by_actions = sorted({u.target for a in spec.actions for u in a.updates})
+    names = [a.name for a in spec.actions]
     hint = (f"the actions set {', '.join(set_by_actions)}, but the updates that move the state must read them"
-            if set_by_actions else "no action sets anything, so the updates must read the built-in index `action`")
+            if set_by_actions else
+            f"no action sets anything, so the updates must read which action was chosen: each action's name "
+            f"({', '.join(names)}) is 1 when that action is chosen and 0 otherwise, e.g. "
+            f"queue = queue - 2 * {names[0]}; the built-in `action` is the chosen index 0..{len(names) - 1}")
     return (
         "the actions have no effect: from every sampled state, each action gives the same next state and reward. "
         f"Write the updates so that the chosen action changes the state ({hint}; e.g. "

@@ -132,6 +132,18 @@ def test_an_environment_the_actions_do_not_move_goes_back_to_the_env_agent() -> 
     assert "the actions have no effect" in second_prompt and "the actions set move" in second_prompt
 
 
+def test_actions_that_set_nothing_get_a_hint_naming_their_indicators() -> None:
+    sar = {"sar": {"observations": ["position"], "reward": "-step_cost",
+                   "actions": [{"name": "go_left", "effect": ""}, {"name": "go_right", "effect": ""}]}}
+    ignores = {"updates": [{"target": "position", "expr": "clip(position + 0, 0, 10)"}]}
+    indicators = {"updates": [{"target": "position", "expr": "clip(position + go_right - go_left, 0, 10)"}]}
+    lm = _use(dict(CORRIDOR, SARSignature=[sar], EnvSignature=[ignores, indicators]))
+    pred = ALAMP(ProgramSettings(max_repairs=1))(description=CORRIDOR_DESCRIPTION)
+    second_prompt = [user for name, user in lm.log if name == "EnvSignature"][1]
+    assert "each action's name (go_left, go_right) is 1 when that action is chosen" in second_prompt
+    assert pred.status == "ok" and [a["passed"] for a in pred.attempts] == [False, True]
+
+
 def test_llm_route_repair_round() -> None:
     lm = _use(with_code(CORRIDOR, code=[BROKEN_CORRIDOR_CODE], fixes=[GOOD_CORRIDOR_CODE]))
     pred = ALAMP(ProgramSettings(coding="llm", max_repairs=2))(description=CORRIDOR_DESCRIPTION)
