@@ -283,7 +283,9 @@ def build_adapter(cfg: LMConfig) -> dspy.Adapter:
         return dspy.JSONAdapter()
     # The JSON fallback re-asks the whole prompt on a parse failure (about double time on the small model); the
     # program's own stage retries re-sample instead, so the fallback is off unless asked for.
-    return dspy.ChatAdapter(use_json_adapter_fallback=cfg.json_fallback)
+    from alamp.lm.adapter import ForgivingChatAdapter
+
+    return ForgivingChatAdapter(use_json_adapter_fallback=cfg.json_fallback)
 
 
 def configure_dspy(cfg: LMConfig) -> dspy.LM:

@@ -1,0 +1,67 @@
+"""A ChatAdapter that also reads the small model's answers that list several alternatives for one field.
+
+Asked for one list of update equations, the embedded 1.5B model sometimes writes two or three candidate lists one
+after the other (``[{...}, {...}], [{...}], [{...}]``). ``json_repair`` reads that as a list of lists, which fails
+validation, and the whole answer is lost. The first list is the model's first answer, so that is what is read; the
+other fields parse as usual. Nothing changes for an answer that parses.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from typing import Any
+
+import dspy
+import json_repair
+from dspy.adapters.chat_adapter import field_header_pattern
+from dspy.utils.exceptions import AdapterParseError
+
+__all__ = ["ForgivingChatAdapter"]
+
+
+def _is_list_of_records(annotation: Any) -> bool:
+    """``list[Model]`` (possibly inside ``Optional``): a list whose items are not lists themselves."""
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return any(_is_list_of_records(arg) for arg in typing.get_args(annotation) if arg is not type(None))
+    if typing.get_origin(annotation) is not list:
+        return False
+    (item,) = typing.get_args(annotation) or (Any,)
+    return typing.get_origin(item) is not list and item is not list
+
+
+def first_of_alternatives(signature: type[dspy.Signature], completion: str) -> str | None:
+    """The completion with each list field that holds several alternative lists cut to the first; None if none does."""
+    sections: list[tuple[str | None, list[str]]] = [(None, [])]
+    for line in completion.splitlines():
+        match = field_header_pattern.match(line.strip())
+        if match:
+            rest = line.strip()[match.end() :].strip()
+            sections.append((match.group(1), [rest] if rest else []))
+        else:
+            sections[-1][1].append(line)
+    changed = False
+    rebuilt: list[str] = []
+    for name, lines in sections:
+        text = "\n".join(lines).strip()
+        field = signature.output_fields.get(name) if name else None
+        if field is not None and _is_list_of_records(field.annotation):
+            value = json_repair.loads(text) if text else None
+            if isinstance(value, list) and value and all(isinstance(item, list) for item in value):
+                text, changed = json.dumps(value[0]), True
+        rebuilt.append(text if name is None else f"[[ ## {name} ## ]]\n{text}")
+    return "\n\n".join(rebuilt) if changed else None
+
+
+class ForgivingChatAdapter(dspy.ChatAdapter):
+    """``dspy.ChatAdapter`` that reads the first of several alternative lists given for one list field."""
+
+    def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
+        try:
+            return super().parse(signature, completion)
+        except AdapterParseError:
+            repaired = first_of_alternatives(signature, completion)
+            if repaired is None:
+                raise
+            return super().parse(signature, repaired)

@@ -1,0 +1,39 @@
+"""The forgiving ChatAdapter: several alternative lists for one list field are read as the first."""
+
+from __future__ import annotations
+
+import dspy
+import pytest
+from dspy.utils.exceptions import AdapterParseError
+
+from alamp.lm.adapter import ForgivingChatAdapter, first_of_alternatives
+from alamp.signatures import EnvSignature, SARSignature
+
+# Real answer of the embedded model (drone, seed 0): three candidate lists one after the other.
+ALTERNATIVES = (
+    '[[ ## updates ## ]]\n[{"target": "row", "expr": "row + 1"}, {"target": "battery", "expr": "battery - 1"}], '
+    '[{"target": "row", "expr": "row"}], [{"target": "col", "expr": "col + 1"}]\n\n[[ ## completed ## ]]'
+)
+
+
+def test_the_first_of_several_alternative_lists_is_read() -> None:
+    with pytest.raises(AdapterParseError):
+        dspy.ChatAdapter().parse(EnvSignature, ALTERNATIVES)
+    parsed = ForgivingChatAdapter().parse(EnvSignature, ALTERNATIVES)
+    assert [(u.target, u.expr) for u in parsed["updates"]] == [("row", "row + 1"), ("battery", "battery - 1")]
+
+
+def test_answers_that_parse_or_have_no_alternatives_are_untouched() -> None:
+    good = '[[ ## updates ## ]]\n[{"target": "row", "expr": "row + 1"}]\n\n[[ ## completed ## ]]'
+    assert ForgivingChatAdapter().parse(EnvSignature, good) == dspy.ChatAdapter().parse(EnvSignature, good)
+    assert first_of_alternatives(EnvSignature, good) is None
+    garbage = "[[ ## updates ## ]]\nrow goes up by one\n\n[[ ## completed ## ]]"
+    assert first_of_alternatives(EnvSignature, garbage) is None
+    with pytest.raises(AdapterParseError):
+        ForgivingChatAdapter().parse(EnvSignature, garbage)
+
+
+def test_a_model_field_is_not_a_list_field() -> None:
+    # sar is one object; a list of lists there is not a set of alternatives to choose from.
+    answer = '[[ ## sar ## ]]\n[["a"], ["b"]]\n\n[[ ## completed ## ]]'
+    assert first_of_alternatives(SARSignature, answer) is None
