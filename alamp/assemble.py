@@ -565,6 +565,19 @@ def assemble(
         )
         notes += formula_notes
 
+    # A name nothing declares whose first assignment reads itself (`steps_taken = steps_taken + 1`) is a counter
+    # the agents forgot to declare: a state variable starting at 0.
+    declared = set(constants) | {v.name for v in state} | {d.name for d in draws}
+    first_assignments: dict[str, Assignment] = {}
+    for update in [*(u for a in actions for u in a.updates), *shared]:
+        first_assignments.setdefault(update.target, update)
+    for target, update in sorted(first_assignments.items()):
+        if target not in declared and target in _names_in(update.expr):
+            state.append(StateVariable(name=target, low=-unbounded, high=unbounded, init="0", clip=False,
+                                       description="an undeclared name whose update reads itself"))  # fmt: skip
+            notes.append(f"{target!r} is updated from itself ({target} = {update.expr}) but nothing declares it: "
+                         f"made it a state variable starting at 0")  # fmt: skip
+
     # A "constant" the updates assign changes over time: it is a state variable that starts at the given value
     # (the Variable agent made channel1_good a parameter, then the Env agent updated it every step).
     assigned = {u.target for u in shared} | {u.target for a in actions for u in a.updates}

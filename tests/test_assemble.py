@@ -641,3 +641,21 @@ def test_next_values_the_mdp_transitions_define_and_assigned_parameters() -> Non
     env = compile_spec(spec).make_env()
     env.reset(seed=0)
     assert env.step(1)[0][0] == 2.0  # the action moves 0 -> 1, then the transition's formula adds 1
+
+
+def test_an_undeclared_name_updated_from_itself_is_a_counter_state() -> None:
+    # Real output of the embedded model (drone, seed 0): steps_taken = steps_taken + 1, declared nowhere.
+    outputs = _outputs(CORRIDOR)
+    outputs["updates"] = [*outputs["updates"], Assignment(target="steps_taken", expr="steps_taken + 1")]
+    assembly = assemble(**outputs)
+    counter = assembly.spec.state[-1]
+    assert (counter.name, counter.init) == ("steps_taken", "0")
+    assert any("'steps_taken' is updated from itself" in note for note in assembly.notes)
+    env = compile_spec(assembly.spec).make_env()
+    env.reset(seed=0)
+    env.step(0)
+    env.step(0)
+    assert env.unwrapped.get_state()[-1] == 2.0
+    # An intermediate assigned before it is read is not a counter.
+    outputs["updates"] = [Assignment(target="temp", expr="position * 2"), Assignment(target="temp", expr="temp + 1")]
+    assert [v.name for v in assemble(**outputs).spec.state] == ["position"]

@@ -34,6 +34,8 @@ def test_a_comma_written_for_a_colon_is_recovered_after_json_repair() -> None:
         ({"z": 3}, ("z", "3")),
         ("x = x + 1", ("x", "x + 1")),
         ("θ = θ + dt * ω", ("theta", "θ + dt * ω")),
+        # Real output (mountain_car, seed 0): one filled pair beside an empty one.
+        ({"velocity_next": "max(velocity_next, -0.07)", "move": ""}, ("velocity_next", "max(velocity_next, -0.07)")),
     ],
 )
 def test_unambiguous_shapes_are_read(value: object, expected: tuple[str, str]) -> None:

@@ -76,6 +76,19 @@ def test_normalisations_are_applied_and_recorded() -> None:
     assert reward == pytest.approx(2 * np.sqrt(np.pi))
 
 
+def test_a_spreadsheet_if_is_read_as_where() -> None:
+    # Real output of the embedded model (wireless, seed 0): if(action == 0, a, b), not valid Python as written.
+    spec = grid_spec(reward="if(x >= 1, 5, IF(y > 0, 2, 0))")
+    compiled = compile_spec(spec)
+    assert any("where(x >= 1, 5, where(y > 0, 2, 0))" in n for n in compiled.normalisations)
+    env = compiled.make_env()
+    env.reset(seed=0)
+    env.unwrapped.set_state([0, 0])
+    assert env.step(0)[1] in (0.0, 2.0, 5.0)
+    untouched = compile_spec(grid_spec(reward="1 if(x > 0) else 0")).normalisations  # valid Python as written
+    assert not any("where" in n for n in untouched)
+
+
 def test_constant_subscripts_read_as_expanded_list_elements() -> None:
     # A list parameter `goal = [3, 1]` is assembled as goal_0, goal_1 (alamp.assemble.expand_parameters).
     spec = grid_spec(

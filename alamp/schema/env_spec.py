@@ -80,7 +80,8 @@ _STATEMENT = re.compile(r"^\s*([^\W\d][\w.']*)\s*=(?!=)\s*(.+)$", re.S)
 def _recover_assignment(value: object) -> object:
     """Read the shapes a small model writes for ``{"target": …, "expr": …}`` when the meaning is unambiguous.
 
-    ``{"name": "x", "expression": "x + 1"}`` (synonym keys), ``{"x": "x + 1"}`` (one pair: target -> expression),
+    ``{"name": "x", "expression": "x + 1"}`` (synonym keys), ``{"x": "x + 1"}`` (one pair: target -> expression,
+    also beside pairs with empty values),
     ``{"x": 'expr": "x + 1"'}`` (a comma written for a colon, as JSON repair leaves it) and ``"x = x + 1"`` (a
     statement). Anything else is passed on for the normal validation error.
     """
@@ -93,9 +94,15 @@ def _recover_assignment(value: object) -> object:
     expr = next((value[k] for k in _EXPR_KEYS if k in value), None)
     if target is not None and expr is not None:
         return {"target": target, "expr": expr}
-    if len(value) == 1:
-        ((key, text),) = value.items()
-        if isinstance(key, str) and key not in _TARGET_KEYS + _EXPR_KEYS and isinstance(text, str | int | float):
+    # {"x": "x + 1"}, also with empty companions ({"velocity_next": "...", "move": ""}): one pair holds the update.
+    filled = {
+        key: text
+        for key, text in value.items()
+        if isinstance(key, str) and isinstance(text, str | int | float) and str(text).strip()
+    }
+    if len(filled) == 1:
+        ((key, text),) = filled.items()
+        if key not in _TARGET_KEYS + _EXPR_KEYS:
             spilled = _SPILLED_EXPR.match(text) if isinstance(text, str) else None
             return {"target": key, "expr": spilled.group(1) if spilled else text}
     return value

@@ -558,12 +558,16 @@ _BARE_CALL = re.compile(
 _ABS_BARS = re.compile(r"\|([^|]+)\|")
 
 
+_SPREADSHEET_IF = re.compile(r"(?<![\w.])if\s*\(", re.IGNORECASE)
+
+
 def _rewrite_maths_notation(text: str) -> str:
     """Rewrite textbook notation whose meaning is unambiguous into Python syntax.
 
     ``|x| > 2.4`` -> ``abs(x) > 2.4`` (only when the text is not valid Python as written, since ``|`` is also an
     operator), ``cos²(theta)`` -> ``cos(theta)**2``, ``sin θ`` -> ``sin(θ)``, ``x²`` -> ``x**2``, ``&&``/``||`` ->
-    ``and``/``or``, ``←`` -> ``=``, and unicode operators (``−``, ``×``, ``·``, ``≤``).
+    ``and``/``or``, ``←`` -> ``=``, unicode operators (``−``, ``×``, ``·``, ``≤``), and the spreadsheet form
+    ``if(c, a, b)`` -> ``where(c, a, b)`` (only when the text is not valid Python as written).
     """
     for symbol, ascii_op in {**_UNICODE_OPERATORS, **_WORD_OPERATORS}.items():
         text = text.replace(symbol, ascii_op)
@@ -585,13 +589,16 @@ def _rewrite_maths_notation(text: str) -> str:
     try:
         ast.parse(text, mode="eval")
     except SyntaxError:
-        if "|" in text:
-            candidate = _ABS_BARS.sub(lambda m: f"abs({m.group(1).strip()})", text)
-            try:
-                ast.parse(candidate, mode="eval")
-            except SyntaxError:
-                return text
-            return candidate
+        candidate = text
+        if "|" in candidate:
+            candidate = _ABS_BARS.sub(lambda m: f"abs({m.group(1).strip()})", candidate)
+        # if(c, a, b) as in a spreadsheet: `if` cannot be a function name in Python, so it can only mean where().
+        candidate = _SPREADSHEET_IF.sub("where(", candidate)
+        try:
+            ast.parse(candidate, mode="eval")
+        except SyntaxError:
+            return text
+        return candidate
     except (RecursionError, MemoryError, ValueError):
         return text
     return text
