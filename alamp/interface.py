@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from alamp.schema import SARAction, SARSpec
 from alamp.schema._names import to_identifier
 
-__all__ = ["StatedInterface", "align_actions", "check_sar", "stated_interface"]
+__all__ = ["StatedInterface", "align_actions", "align_observations", "check_sar", "stated_interface"]
 
 _NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
@@ -179,3 +179,37 @@ def align_actions(sar: SARSpec, stated: StatedInterface) -> tuple[SARSpec, str]:
         f"({', '.join(a.name for a in rebuilt)})"
     )
     return sar.model_copy(update={"actions": rebuilt}), note
+
+
+def align_observations(sar: SARSpec, stated: StatedInterface) -> tuple[SARSpec, str]:
+    """Cut an observation list longer than the count the text states.
+
+    The small model lists what the text names, in the text's order, and then adds quantities of its own (a step
+    counter, the demand just drawn). When the text lists the observations, the SAR observation sharing most words
+    with each listed one is kept (each used once, in the text's order); otherwise the first ones are kept. A list
+    shorter than stated is left as it is (nothing says what is missing).
+
+    Returns:
+        The SAR spec (unchanged unless it had too many observations) and a note ('' if unchanged).
+    """
+    count = stated.n_observations
+    if count is None or len(sar.observations) <= count:
+        return sar, ""
+    kept: list[str] = []
+    if stated.observations:
+        unused = list(sar.observations)
+        for item in stated.observations:
+            score, best = max(((len(_words(item) & _words(o)), o) for o in unused), key=lambda pair: pair[0])
+            if score == 0:
+                kept = []
+                break
+            unused.remove(best)
+            kept.append(best)
+    if not kept:
+        kept = list(sar.observations[:count])
+    dropped = [o for o in sar.observations if o not in kept]
+    note = (
+        f"the SAR agent gave {len(sar.observations)} observations but the text states {count}: kept "
+        f"{', '.join(kept)}, dropped {', '.join(dropped)}"
+    )
+    return sar.model_copy(update={"observations": kept}), note

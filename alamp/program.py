@@ -42,7 +42,7 @@ from alamp.assemble import (
     formulas_in_text,
 )
 from alamp.executor import actions_change_anything, check_code, check_env_factory
-from alamp.interface import align_actions, check_sar, stated_interface
+from alamp.interface import align_actions, align_observations, check_sar, stated_interface
 from alamp.mathtext import plain_math
 from alamp.sandbox import SandboxLimits
 from alamp.schema import (
@@ -590,7 +590,8 @@ class ALAMP(_Pipeline):
             except Exception as exc:  # an unreadable resample: keep the readable answer
                 notes.append(f"the SAR resample could not be read ({type(exc).__name__})")
         sar, rebuilt = align_actions(sar, stated)
-        return {"sar": sar, "interface_notes": notes + ([rebuilt] if rebuilt else [])}
+        sar, cut = align_observations(sar, stated)
+        return {"sar": sar, "interface_notes": [*notes, *(n for n in (rebuilt, cut) if n)]}
 
     def _env_compiler(self, description: str, up: dict[str, Any], name: str | None) -> dict[str, Any]:
         attempts: list[dict[str, Any]] = []
@@ -719,7 +720,9 @@ class SingleModelBaseline(_Pipeline):
                 attempts.append(_agent_failure("compiler", candidate, 0, f"{type(exc).__name__}: {exc}"))
                 continue
             up = {k: getattr(out, k) for k in ("parameters", "objectives", "variables", "constraints", "mdp", "sar")}
-            up["sar"], rebuilt = align_actions(up["sar"], stated_interface(description))
+            stated = stated_interface(description)
+            up["sar"], rebuilt = align_actions(up["sar"], stated)
+            up["sar"], cut = align_observations(up["sar"], stated)
             assembly, report, code = self._build_from_updates(up, out.updates, name, description)
             attempts.append(
                 {
@@ -739,7 +742,7 @@ class SingleModelBaseline(_Pipeline):
                 "env_report": report,
                 "env_passed": report.passed,
                 "attempts": attempts,
-                "notes": ([rebuilt] if rebuilt else []) + (assembly.notes if assembly else []),
+                "notes": [*(n for n in (rebuilt, cut) if n), *(assembly.notes if assembly else [])],
                 "coding_path": "compiler" if report.passed else None,
             }
             if report.passed:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alamp.interface import StatedInterface, align_actions, check_sar, stated_interface
+from alamp.interface import StatedInterface, align_actions, align_observations, check_sar, stated_interface
 from alamp.schema import SARSpec
 from alamp.tasks import load_tasks
 
@@ -74,3 +74,22 @@ def test_extra_actions_are_dropped_and_each_sar_action_is_used_once() -> None:
     twice = _sar(["north", "north_again"])
     names = [a.name for a in align_actions(twice, stated)[0].actions]
     assert names[:2] == ["north", "south"] and len(set(names)) == 4
+
+
+def test_extra_observations_are_cut_to_the_stated_count() -> None:
+    # Real output (drone, seed 0): a step counter appended to the four stated observations.
+    drone = stated_interface(
+        "The drone knows, in this order: its row, its column, whether it carries the package (0 or 1), and the "
+        "battery left."
+    )
+    sar = _sar(["north"], ("row", "col", "package", "battery", "steps_taken"))
+    aligned, note = align_observations(sar, drone)
+    assert aligned.observations == ["row", "col", "package", "battery"] and "dropped steps_taken" in note
+    # Matched by words when the text lists them, whatever the SAR order.
+    mountain = stated_interface(MOUNTAIN_CAR)
+    aligned, _ = align_observations(_sar(["a"], ("time", "velocity", "car_position")), mountain)
+    assert aligned.observations == ["car_position", "velocity"]
+    # A count without a list keeps the first ones; too few observations are left alone.
+    inventory = stated_interface("the rule only gets to see one number: the stock on hand in the morning.")
+    assert align_observations(_sar(["a"], ("stock", "demand")), inventory)[0].observations == ["stock"]
+    assert align_observations(_sar(["a"], ("stock",)), stated_interface(MOUNTAIN_CAR))[1] == ""

@@ -37,3 +37,20 @@ def test_a_model_field_is_not_a_list_field() -> None:
     # sar is one object; a list of lists there is not a set of alternatives to choose from.
     answer = '[[ ## sar ## ]]\n[["a"], ["b"]]\n\n[[ ## completed ## ]]'
     assert first_of_alternatives(SARSignature, answer) is None
+
+
+def test_records_wrapped_or_written_as_statement_sets_are_unwrapped() -> None:
+    # Real answer of the embedded model (inventory, seed 0), as JSON repair reads it: a statement as the target, a
+    # statement in braces (a one-item list after repair) and two statements in one pair of braces (a dict).
+    answer = (
+        '[[ ## updates ## ]]\n[{"target": "price", "expr": "4 + demand"}, {"target": "stock = stock - demand"}, '
+        '{"demand = demand + 0.5 * demand_mean"}, {"received = min(stock, demand)", "left = stock - demand"}]'
+        "\n\n[[ ## completed ## ]]"
+    )
+    with pytest.raises(AdapterParseError):
+        dspy.ChatAdapter().parse(EnvSignature, answer)
+    parsed = ForgivingChatAdapter().parse(EnvSignature, answer)
+    assert [(u.target, u.expr) for u in parsed["updates"]] == [
+        ("price", "4 + demand"), ("stock", "stock - demand"), ("demand", "demand + 0.5 * demand_mean"),
+        ("received", "min(stock, demand)"), ("left", "stock - demand"),
+    ]  # fmt: skip

@@ -3,12 +3,14 @@
 Asked for one list of update equations, the embedded 1.5B model sometimes writes two or three candidate lists one
 after the other (``[{...}, {...}], [{...}], [{...}]``). ``json_repair`` reads that as a list of lists, which fails
 validation, and the whole answer is lost. The first list is the model's first answer, so that is what is read; the
-other fields parse as usual. Nothing changes for an answer that parses.
+other fields parse as usual. Records wrapped in a list and dicts of statements are unwrapped the same way
+(``_records``). Nothing changes for an answer that parses.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import types
 import typing
 from typing import Any
@@ -31,8 +33,35 @@ def _is_list_of_records(annotation: Any) -> bool:
     return typing.get_origin(item) is not list and item is not list
 
 
+_STATEMENT = re.compile(r"^\s*[^\W\d][\w.']*\s*=(?!=)\s*\S")
+
+
+def _records(value: list[Any]) -> list[Any]:
+    """The records of a list field as the model meant them.
+
+    Several alternative lists (every item a list) -> the first; a record wrapped in a one-item list (what JSON repair
+    makes of ``{"x = x + 1"}``) -> the record; a dict of statements (``{"a = 1": "b = 2"}``, JSON repair's reading of
+    ``{"a = 1", "b = 2"}``) -> the statements, each then read as a record by the schema.
+    """
+    if all(isinstance(item, list) for item in value):
+        value = value[0]
+    records: list[Any] = []
+    for item in value:
+        if isinstance(item, list) and all(isinstance(x, str) and _STATEMENT.match(x) for x in item):
+            records.extend(item)
+        elif isinstance(item, dict) and item and all(
+            isinstance(k, str) and _STATEMENT.match(k) and (not v or (isinstance(v, str) and _STATEMENT.match(v)))
+            for k, v in item.items()
+        ):
+            for key, val in item.items():
+                records.extend([key, val] if val else [key])
+        else:
+            records.append(item)
+    return records
+
+
 def first_of_alternatives(signature: type[dspy.Signature], completion: str) -> str | None:
-    """The completion with each list field that holds several alternative lists cut to the first; None if none does."""
+    """The completion with each list field's records read as the model meant them (``_records``); None if unchanged."""
     sections: list[tuple[str | None, list[str]]] = [(None, [])]
     for line in completion.splitlines():
         match = field_header_pattern.match(line.strip())
@@ -48,8 +77,10 @@ def first_of_alternatives(signature: type[dspy.Signature], completion: str) -> s
         field = signature.output_fields.get(name) if name else None
         if field is not None and _is_list_of_records(field.annotation):
             value = json_repair.loads(text) if text else None
-            if isinstance(value, list) and value and all(isinstance(item, list) for item in value):
-                text, changed = json.dumps(value[0]), True
+            if isinstance(value, list) and value:
+                records = _records(value)
+                if records != value:
+                    text, changed = json.dumps(records), True
         rebuilt.append(text if name is None else f"[[ ## {name} ## ]]\n{text}")
     return "\n\n".join(rebuilt) if changed else None
 

@@ -83,7 +83,7 @@ def _recover_assignment(value: object) -> object:
     ``{"name": "x", "expression": "x + 1"}`` (synonym keys), ``{"x": "x + 1"}`` (one pair: target -> expression,
     also beside pairs with empty values),
     ``{"x": 'expr": "x + 1"'}`` (a comma written for a colon, as JSON repair leaves it) and ``"x = x + 1"`` (a
-    statement). Anything else is passed on for the normal validation error.
+    statement, also as the value of ``target``). Anything else is passed on for the normal validation error.
     """
     if isinstance(value, str):
         match = _STATEMENT.match(value)
@@ -94,6 +94,8 @@ def _recover_assignment(value: object) -> object:
     expr = next((value[k] for k in _EXPR_KEYS if k in value), None)
     if target is not None and expr is not None:
         return {"target": target, "expr": expr}
+    if isinstance(target, str) and expr is None and (match := _STATEMENT.match(target)):
+        return {"target": match.group(1), "expr": match.group(2)}  # {"target": "x = x + 1"}
     # {"x": "x + 1"}, also with empty companions ({"velocity_next": "...", "move": ""}): one pair holds the update.
     filled = {
         key: text
