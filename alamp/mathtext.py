@@ -5,8 +5,9 @@ Users write dynamics the way they would on paper: ``θ̈ = (g·sin θ − cos θ
 ``θ̇``), but copies ``theta_ddot = (g*sin(theta) - cos(theta)*temp) / (l*(4/3 - m*cos(theta)**2 / M))`` well. The
 rewrite is mechanical and only touches characters whose meaning is unambiguous:
 
-- Greek letters become their names (``θ`` -> ``theta``, ``Δ`` -> ``Delta``), Newton's dots suffixes
-  (``ẋ`` -> ``x_dot``, ``θ̈`` -> ``theta_ddot``);
+- Greek letters become their names as ``alamp.schema`` spells them in identifiers (``θ`` -> ``theta``, ``Δ`` ->
+  ``Delta``, ``λ`` -> ``lamda``: Unicode's spelling, which is no Python keyword), Newton's dots suffixes (``ẋ`` ->
+  ``x_dot``, ``θ̈`` -> ``theta_ddot``);
 - ``·``, ``×`` and ``⋅`` become ``*``; ``−``, ``–`` between operands ``-``; ``←`` and ``:=`` ``=``; ``≤ ≥ ≠``
   ``<= >= !=``; superscript digits ``**n``; ``√x`` ``sqrt(x)``; ``|x - 1|`` ``abs(x - 1)``;
 - a function written without parentheses gets them (``sin θ`` -> ``sin(theta)``, ``cos²θ`` -> ``cos(theta)**2``).
@@ -20,9 +21,10 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from alamp.schema._names import DOT_SUFFIXES, greek_name
+
 __all__ = ["plain_math"]
 
-_COMBINING_SUFFIX = {"\u0307": "_dot", "\u0308": "_ddot", "\u20db": "_dddot"}
 _OPERATORS = {
     "·": "*", "⋅": "*", "×": "*", "∙": "*",
     "−": "-", "–": "-",
@@ -45,35 +47,24 @@ _ABS_BARS = re.compile(r"\|([\w .+\-*/()]{1,60}?)\|")
 _WALRUS = re.compile(r"(?<=\w)\s*:=\s*")
 
 
-def _letter_name(char: str) -> str | None:
-    """``theta`` for ``θ``, ``Delta`` for ``Δ``; None for anything that is not a Greek letter."""
-    name = unicodedata.name(char, "")
-    for prefix, capital in (("GREEK SMALL LETTER ", False), ("GREEK CAPITAL LETTER ", True)):
-        if name.startswith(prefix):
-            word = name.removeprefix(prefix).split()[0].lower()
-            word = {"lamda": "lambda"}.get(word, word)
-            return word.capitalize() if capital else word
-    return None
-
-
 def _spell_letters(text: str) -> str:
     """Greek letters as names and Newton's dots as suffixes, keeping every other character."""
     out: list[str] = []
     decomposed = unicodedata.normalize("NFD", text)
     for index, char in enumerate(decomposed):
-        if char in _COMBINING_SUFFIX:
-            out.append(_COMBINING_SUFFIX[char])
+        if char in DOT_SUFFIXES:
+            out.append(DOT_SUFFIXES[char])
             continue
         if unicodedata.combining(char):
             out.append(char)  # accents of prose (é) are recomposed below
             continue
-        word = _letter_name(char)
+        word = greek_name(char)
         if word is None:
             out.append(char)
             continue
         following = decomposed[index + 1] if index + 1 < len(decomposed) else ""
         # θ1 -> theta1, but Δt -> Delta_t so that the two symbols stay apart.
-        out.append(word + ("_" if following.isalpha() and _letter_name(following) is None else ""))
+        out.append(word + ("_" if following.isalpha() and greek_name(following) is None else ""))
     return unicodedata.normalize("NFC", "".join(out))
 
 

@@ -23,7 +23,7 @@ from alamp.tasks import load_tasks
          "velocity = velocity + (a - 1)*0.001 - 0.0025*cos(3*position)"),
         ("reward = −|T_in − 21| − 0.5·P", "reward = -abs(T_in - 21) - 0.5*P"),
         ("ends when |x| > 2.4", "ends when abs(x) > 2.4"),
-        ("Δt = 0.1 and λ ≥ 0", "Delta_t = 0.1 and lambda >= 0"),
+        ("Δt = 0.1 and λ ≥ 0", "Delta_t = 0.1 and lamda >= 0"),  # Unicode's lamda: lambda is a keyword
         ("y = √x + √(x + 1)", "y = sqrt(x) + sqrt(x + 1)"),
         ("q := q × 2, a ≤ 3 ≠ b", "q = q * 2, a <= 3 != b"),
         ("x ∈ [−∞, 10³]", "x ∈ [-inf, 10**3]"),

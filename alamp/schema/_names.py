@@ -13,7 +13,17 @@ _NON_IDENT = re.compile(r"[^0-9a-zA-Z_]+")
 # How models name the next value of ``x`` (``x_next``, ``x_new``, ...): read by assembly and by the spec compiler.
 NEXT_VALUE_SUFFIXES = ("_next", "_new", "_prime", "_t1", "_tp1", "_plus")
 # Newton's dot notation: a combining dot above a symbol is its time derivative (x-dot is the velocity of x).
-_COMBINING = {"\u0307": "_dot", "\u0308": "_ddot"}
+DOT_SUFFIXES = {"\u0307": "_dot", "\u0308": "_ddot", "\u20db": "_dddot"}
+
+
+def greek_name(char: str) -> str | None:
+    """``theta`` for ``θ``, ``Delta`` for ``Δ`` (Unicode's spelling: ``lamda``, which is no Python keyword); None for
+    anything that is not a Greek letter."""
+    name = unicodedata.name(char, "")
+    if not (name.startswith("GREEK") and " LETTER " in name):
+        return None
+    letter = name.split(" LETTER ")[-1].split()[0].lower()
+    return letter if "SMALL" in name else letter.capitalize()
 
 
 def _transliterate(text: str) -> str:
@@ -22,17 +32,13 @@ def _transliterate(text: str) -> str:
     for char in unicodedata.normalize("NFD", text):
         if char.isascii():
             out.append(char)
-        elif char in _COMBINING:
-            out.append(_COMBINING[char])
+        elif char in DOT_SUFFIXES:
+            out.append(DOT_SUFFIXES[char])
         elif unicodedata.combining(char):
             continue
         else:
-            name = unicodedata.name(char, "")
-            if name.startswith("GREEK") and " LETTER " in name:
-                letter = name.split(" LETTER ")[-1].split()[0].lower()
-                out.append((letter if "SMALL" in name else letter.capitalize()) + "_")
-            else:
-                out.append(" ")
+            letter = greek_name(char)
+            out.append(" " if letter is None else letter + "_")
     return "".join(out)
 
 
