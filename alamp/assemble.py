@@ -271,6 +271,20 @@ def expand_parameters(
     return out, notes
 
 
+_BOUND_WORDS = {"high": "high", "max": "high", "upper": "high", "maximum": "high",
+                "low": "low", "min": "low", "lower": "low", "minimum": "low"}  # fmt: skip
+
+
+def _state_bound_named(name: str, state: Sequence[StateVariable]) -> float | None:
+    """The finite bound of a state variable that ``name`` names (``high_velocity``, ``velocity_max``, ``min_x``)."""
+    for var in state:
+        for word, side in _BOUND_WORDS.items():
+            if name in (f"{word}_{var.name}", f"{var.name}_{word}"):
+                value = var.high if side == "high" else var.low
+                return float(value) if value is not None and math.isfinite(value) else None
+    return None
+
+
 def _finite(value: float | None, default: float) -> float:
     return default if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
@@ -285,14 +299,25 @@ def _next_state_updates(
     notes: list[str] = []
     tail: list[Assignment] = []
     assigned = {u.target for u in updates}
+    out: list[Assignment] = []
+    earlier: set[str] = set()
     for update in updates:
         for suffix in NEXT_VALUE_SUFFIXES:
             base = update.target[: -len(suffix)] if update.target.endswith(suffix) else None
-            if base and base in state_names and update.target not in known and base not in assigned:
+            if not (base and base in state_names and update.target not in known):
+                continue
+            if base not in assigned:
                 tail.append(Assignment(target=base, expr=update.target))
                 notes.append(f"update {update.target!r} read as the next value of state {base!r}")
-                break
-    return updates + tail, notes
+            elif base in earlier and update.target not in earlier and update.target in _names_in(update.expr):
+                # `v = v + a*dt` then `v_next = clip(v_next, lo, hi)`: the clip of the value just computed.
+                update = Assignment(target=base, expr=_rename(update.expr, {update.target: base}))
+                notes.append(f"update {update.target!r}: {base}{suffix} = f({base}{suffix}) after {base} was set "
+                             f"read as {base} = {update.expr}")  # fmt: skip
+            break
+        out.append(update)
+        earlier.add(update.target)
+    return out + tail, notes
 
 
 def _action_indicators(
@@ -549,6 +574,16 @@ def assemble(
                 notes.append(f"{missing!r} is read but no agent defined it; the text defines it: "
                              f"{missing} = {text_constants[missing]:g}")
 
+    # A state's bounds named but never defined (`clip(velocity, low_velocity, high_velocity)`, `max_x`, `x_min`).
+    defined = known | set(constants) | targets | {u.target for a in actions for u in a.updates} | _reserved_names()
+    read = _names_read(shared, actions, [reward, *terminated, *observation])
+    for missing in sorted(read - defined):
+        bound = _state_bound_named(missing, state)
+        if bound is not None:
+            constants[missing] = bound
+            notes.append(f"{missing!r} is read but nothing defines it; it names a bound of a state variable: "
+                         f"{missing} = {bound:g}")  # fmt: skip
+
     # Names still undefined that the text defines by a formula ("x_ddot = temp - m*l*theta_ddot*cos(theta) / M"),
     # or else the Modeling agent's transitions do ("user1_queue_next = ..." read by "user1_queue = user1_queue_next").
     formulas = {name: (expr, "the MDP's transitions give") for name, expr in formulas_in_text(
@@ -564,6 +599,21 @@ def assemble(
             formulas=formulas,
         )
         notes += formula_notes
+
+    # An action variable that only some actions set and nothing reads (`move = -1` in one action's effect while the
+    # updates read the action index) changes nothing; kept, it fails the spec ("every action must assign it"). One
+    # that every action sets is kept: then the executor's action check names it in its hint to the Env agent.
+    read_by_anything = _names_read([u for u in shared if not _is_identity(u)], actions,
+                                   [reward, *terminated, *observation])  # fmt: skip
+    declared_names = set(constants) | state_names | {d.name for d in draws}
+    set_by = [{u.target for u in a.updates} for a in actions]
+    partial = set().union(*set_by) - set.intersection(*set_by) if set_by else set()
+    unread = partial - read_by_anything - declared_names
+    if unread:
+        for action in actions:
+            action.updates = [u for u in action.updates if u.target not in unread]
+        shared = [u for u in shared if u.target not in unread]
+        notes.append(f"action variable(s) {sorted(unread)} set by actions but read by nothing: dropped (no effect)")
 
     # A name nothing declares whose first assignment reads itself (`steps_taken = steps_taken + 1`) is a counter
     # the agents forgot to declare: a state variable starting at 0.

@@ -659,3 +659,27 @@ def test_an_undeclared_name_updated_from_itself_is_a_counter_state() -> None:
     # An intermediate assigned before it is read is not a counter.
     outputs["updates"] = [Assignment(target="temp", expr="position * 2"), Assignment(target="temp", expr="temp + 1")]
     assert [v.name for v in assemble(**outputs).spec.state] == ["position"]
+
+
+def test_mountain_car_seed0_forms_an_unread_action_variable_a_clip_of_the_next_value_and_bound_names() -> None:
+    # Real output of the embedded model (mountain_car, seed 0, actions rebuilt from the text): only the first action
+    # sets `move`, which nothing reads; `velocity_next = max(min(velocity_next, high_velocity), low_velocity)` after
+    # `velocity = ...`; high_velocity and low_velocity defined nowhere.
+    outputs = _mountain_car("velocity + (action - 1) * 0.001 - 0.0025 * cos(3 * position)")
+    outputs["sar"] = SARSpec(observations=["position", "velocity"], reward="-1", actions=[
+        {"name": "left", "effect": "move = -1"}, {"name": "coast"}, {"name": "right"}])  # fmt: skip
+    outputs["updates"] = [
+        Assignment(target="velocity", expr="velocity + (action - 1) * 0.001 - 0.0025 * cos(3 * position)"),
+        Assignment(target="velocity_next", expr="max(min(velocity_next, high_velocity), low_velocity)"),
+        Assignment(target="position", expr="position + velocity"),
+    ]
+    assembly = assemble(**outputs)
+    spec = assembly.spec
+    assert all(a.updates == [] for a in spec.actions)
+    assert spec.updates[1] == Assignment(target="velocity", expr="max(min(velocity, high_velocity), low_velocity)")
+    assert (spec.constants["high_velocity"], spec.constants["low_velocity"]) == (0.07, -0.07)
+    assert [v.name for v in spec.state] == ["position", "velocity"]  # velocity_next is no counter
+    env = compile_spec(spec).make_env()
+    env.reset(seed=0)
+    env.unwrapped.set_state([-0.5, 0.0699])
+    assert env.step(2)[0][1] == pytest.approx(0.07)  # clipped by the named bound
