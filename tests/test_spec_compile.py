@@ -89,6 +89,18 @@ def test_a_spreadsheet_if_is_read_as_where() -> None:
     assert not any("where" in n for n in untouched)
 
 
+def test_a_one_trial_binomial_is_a_bernoulli_draw() -> None:
+    # Real output of the embedded model (wireless, seed 1): np.random.binomial(1, 0.5) for "with probability 0.5".
+    compiled = compile_spec(grid_spec(reward="np.random.binomial(1, 0.25)"))
+    assert any("bernoulli(p)" in n for n in compiled.normalisations)
+    env = compiled.make_env()
+    env.reset(seed=0)
+    rewards = [env.step(0)[1] for _ in range(400)]
+    assert set(rewards) <= {0.0, 1.0} and 0.15 < sum(rewards) / len(rewards) < 0.35
+    with pytest.raises(SpecError, match="binomial"):
+        compile_spec(grid_spec(reward="np.random.binomial(3, 0.25)"))  # more trials: not in the language
+
+
 def test_constant_subscripts_read_as_expanded_list_elements() -> None:
     # A list parameter `goal = [3, 1]` is assembled as goal_0, goal_1 (alamp.assemble.expand_parameters).
     spec = grid_spec(

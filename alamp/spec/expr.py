@@ -388,6 +388,12 @@ class _Normaliser:
         if name == "square" and len(node.args) == 1 and not node.keywords:
             self.note(f"{raw}(x) -> x ** 2")
             return self.visit_BinOp(ast.BinOp(node.args[0], ast.Pow(), ast.Constant(2.0)))
+        if name == "binomial" and len(node.args) == 2 and not node.keywords:
+            trials = node.args[0]
+            if isinstance(trials, ast.Constant) and trials.value == 1 and not isinstance(trials.value, bool):
+                self.note(f"{raw}(1, p) -> bernoulli(p)")  # one trial: a Bernoulli draw
+                draw = ast.Call(func=ast.Name("bernoulli", ast.Load()), args=[node.args[1]], keywords=[])
+                return self.visit_Call(draw)
         if name in ("random", "rand") and not node.args and not node.keywords:
             self.note(f"{raw}() -> uniform()")
             name = "uniform"
