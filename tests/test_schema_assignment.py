@@ -56,3 +56,14 @@ def test_unambiguous_shapes_are_read(value: object, expected: tuple[str, str]) -
 def test_ambiguous_shapes_are_still_errors(value: object) -> None:
     with pytest.raises(ValidationError):
         Assignment.model_validate(value)
+
+
+def test_an_action_effect_written_as_a_mapping_is_read_as_assignments() -> None:
+    # Real output of the embedded model (inventory, seed 1): "effect": {"price": 16, "cost_delivery": 9}.
+    from alamp.assemble import parse_assignments
+    from alamp.schema import SARAction
+
+    action = SARAction.model_validate({"name": "order_4", "effect": {"price": 16, "cost_delivery": 9}})
+    assert action.effect == "price = 16; cost_delivery = 9"
+    updates, _ = parse_assignments(action.effect)
+    assert [(u.target, u.expr) for u in updates] == [("price", "16"), ("cost_delivery", "9")]

@@ -247,6 +247,14 @@ class SARAction(_Model):
     name: Identifier = Field(description="snake_case identifier, e.g. push_left")
     effect: str = Field(default="", description="its effect as an assignment, e.g. force = -force_mag")
 
+    @field_validator("effect", mode="before")
+    @classmethod
+    def _effect_from_mapping(cls, v: object) -> object:
+        # {"order": 4, "cost": 8} for "order = 4; cost = 8": a mapping of targets to values is unambiguous.
+        if isinstance(v, dict) and all(isinstance(k, str) for k in v):
+            return "; ".join(f"{k} = {value}" for k, value in v.items())
+        return v
+
 
 class SARSpec(_Model):
     """State, action and reward as the controller sees them: the interface a policy is trained and graded on.
