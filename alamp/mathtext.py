@@ -36,14 +36,19 @@ _SUPERSCRIPTS = {"⁰": "0", "¹": "1", "²": "2", "³": "3", "⁴": "4", "⁵":
 _SUPERSCRIPT_RUN = re.compile("[" + "".join(_SUPERSCRIPTS) + "]+")
 _FUNCTIONS = "sin|cos|tan|tanh|sinh|cosh|exp|log|ln|sqrt"
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+# A mathematical symbol: one letter or a Greek letter's name, with suffixes (x, theta, theta_dot, x_2). Bare calls
+# take only these, so prose keeps its words ("users log in" stays as it is).
+_GREEK = sorted({greek_name(chr(c)) or "" for c in range(0x391, 0x3CA)} - {""}, key=len, reverse=True)
+_SYMBOL = rf"(?:{'|'.join(_GREEK)}|[A-Za-z])(?:_[A-Za-z0-9]+)*"
 # cos**2 theta (from cos²θ): the power belongs to the function's value.
-_POWERED_CALL = re.compile(rf"\b({_FUNCTIONS})\*\*(\d+)\s*({_NAME})")
-# sin theta, cos 3x is left alone (ambiguous); sin(theta) already has parentheses.
-_BARE_CALL = re.compile(rf"\b({_FUNCTIONS})\s+({_NAME})\b(?!\s*\()")
+_POWERED_CALL = re.compile(rf"\b({_FUNCTIONS})\*\*(\d+)\s*({_SYMBOL})\b")
+# sin theta; cos 3x is left alone (ambiguous); sin(theta) already has parentheses.
+_BARE_CALL = re.compile(rf"\b({_FUNCTIONS})\s+({_SYMBOL})\b(?!\s*\()")
 _SQRT_NAME = re.compile(rf"√\s*({_NAME}|\d+(?:\.\d+)?)")
 _SQRT_GROUP = re.compile(r"√\s*\(")
-# |x|, |T_in - 21|: bars around a short formula on one line (prose has no bars).
-_ABS_BARS = re.compile(r"\|([\w .+\-*/()]{1,60}?)\|")
+# |x|, |T_in - 21|: bars tight around a short formula on one line. A Markdown table cell ("| state |") has spaces
+# inside its bars and is left alone.
+_ABS_BARS = re.compile(r"\|(?=[\w(+\-])([\w .+\-*/()]{0,58}[\w)])\|")
 _WALRUS = re.compile(r"(?<=\w)\s*:=\s*")
 
 

@@ -40,6 +40,8 @@ def test_formulas_become_python(typeset: str, plain: str) -> None:
         "hi, i manage stock for one product in a small warehouse (room for 20 units).",
         "Target room temperature 21 °C, café opens at 8.",
         "choose a | b freely",
+        "users log in every day; the exp value is shown",
+        "| state | meaning |\n|---|---|\n| x | cart position |",  # a Markdown table keeps its bars
     ],
 )
 def test_prose_is_left_alone(prose: str) -> None:
