@@ -10,8 +10,9 @@ Levels (each a bool, checked in this order; ``failed_level`` is the first one th
   ``success_threshold`` as a mean over the task's ``eval_episodes``.
 
 Continuous scores: ``normalized_return`` = (R - R_random) / (R_best - R_random) on the reference (unclipped),
-``modeling_score`` (agreement with the gold outputs, :func:`modeling_score`) and ``fidelity`` (agreement of the
-generated environment's transitions with the reference's, :func:`fidelity`).
+``modeling_score`` (agreement with the gold outputs, :func:`modeling_score`), ``fidelity`` (agreement of the
+generated environment's transitions with the reference's, :func:`fidelity`) and ``start_fidelity`` (agreement of
+its start states, :func:`start_fidelity`: transitions alone miss a car that starts at the wrong place).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "modeling_score",
     "modeling_breakdown",
     "fidelity",
+    "start_fidelity",
     "evaluate_on_reference",
     "metric_score",
     "make_dspy_metric",
@@ -99,6 +101,9 @@ class Verdict(BaseModel):
     modeling_score: float = Field(ge=0.0, le=1.0)
     modeling_details: dict[str, float] = Field(default_factory=dict)
     fidelity: float | None = Field(default=None, description="share of sampled transitions that agree; None: n/a")
+    start_fidelity: float | None = Field(
+        default=None, description="share of observations whose start distribution agrees; None: n/a"
+    )
     path: Literal["compiler", "llm"] | None = None
     messages: list[str] = Field(default_factory=list)
 
@@ -420,6 +425,53 @@ def fidelity(
         generated.close()
 
 
+def start_fidelity(
+    task: Task,
+    make_generated_env: Callable[[], gym.Env],
+    *,
+    n_resets: int = 64,
+    seed: int = 0,
+    atol: float = 1e-4,
+) -> tuple[float | None, list[str]]:
+    """Share of observation entries whose distribution at reset agrees with the reference's.
+
+    Both environments are reset ``n_resets`` times (seeds ``seed``, ``seed + 1``, ...). An entry agrees when the
+    means differ by at most four standard errors plus ``atol`` and the standard deviations by at most 30 % of the
+    larger plus ``atol`` (a fixed start against a random one differs; two uniform ranges of the same width and
+    centre agree).
+
+    Returns:
+        The share in [0, 1] (None when the observation shapes differ) and one line per disagreeing entry.
+    """
+    generated = make_generated_env()
+    ref = _make_reference(task)
+    try:
+        ref_obs = np.array([np.asarray(ref.reset(seed=seed + i)[0], dtype=np.float64).reshape(-1)
+                            for i in range(n_resets)])  # fmt: skip
+        gen_obs = np.array([np.asarray(generated.reset(seed=seed + i)[0], dtype=np.float64).reshape(-1)
+                            for i in range(n_resets)])  # fmt: skip
+    finally:
+        ref.close()
+        generated.close()
+    if ref_obs.shape != gen_obs.shape:
+        return None, []
+    lines: list[str] = []
+    agree = 0
+    for index in range(ref_obs.shape[1]):
+        a, b = ref_obs[:, index], gen_obs[:, index]
+        se = math.sqrt(a.var() / len(a) + b.var() / len(b))
+        same_mean = abs(a.mean() - b.mean()) <= 4.0 * se + atol
+        same_spread = abs(a.std() - b.std()) <= 0.3 * max(a.std(), b.std()) + atol
+        if same_mean and same_spread:
+            agree += 1
+        else:
+            lines.append(
+                f"observation {index} at reset: reference {a.mean():.4g} ± {a.std():.3g}, "
+                f"generated {b.mean():.4g} ± {b.std():.3g}"
+            )
+    return agree / ref_obs.shape[1], lines
+
+
 def _observation_bounds_check(space: gym.Space) -> Callable[[np.ndarray], bool]:
     """``obs -> bool``: whether a flat observation lies in a ``Box`` space's bounds (any other space: always)."""
     if not isinstance(space, gym.spaces.Box):
@@ -491,6 +543,7 @@ def grade(
         messages.append("training did not finish with a policy")
 
     fid: float | None = None
+    start_fid: float | None = None
     if coded and outcome.make_env is None and outcome.path == "llm":
         # The llm route's environment is generated code: it ran the executor's checks in the sandbox, and it
         # must never be imported into this process, so there is nothing to measure fidelity on here.
@@ -501,6 +554,12 @@ def grade(
         except Exception as exc:  # noqa: BLE001 - a broken generated env scores 0, it must not crash the grader
             fid = 0.0
             messages.append(f"fidelity check failed: {type(exc).__name__}: {exc}")
+        try:
+            start_fid, start_lines = start_fidelity(task, outcome.make_env, seed=seed)  # type: ignore[arg-type]
+            messages += start_lines
+        except Exception as exc:  # noqa: BLE001 - as above
+            start_fid = 0.0
+            messages.append(f"start-state check failed: {type(exc).__name__}: {exc}")
 
     ref = task.reference
     mean = std = normalized = None
@@ -532,6 +591,7 @@ def grade(
         modeling_score=float(sum(details.values()) / len(details)),
         modeling_details=details,
         fidelity=fid,
+        start_fidelity=start_fid,
         path=outcome.path,
         messages=messages,
     )
@@ -555,6 +615,8 @@ def _feedback(verdict: Verdict) -> str:
     lines = [head, f"Modelling agreement with the gold outputs: {verdict.modeling_score:.2f} ({parts})."]
     if verdict.fidelity is not None:
         lines.append(f"Transition fidelity to the reference: {verdict.fidelity:.2f}.")
+    if verdict.start_fidelity is not None:
+        lines.append(f"Start-state fidelity to the reference: {verdict.start_fidelity:.2f}.")
     lines += verdict.messages[:6]
     return "\n".join(lines)
 

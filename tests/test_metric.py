@@ -16,7 +16,16 @@ import pytest
 from gymnasium import spaces
 from gymnasium.wrappers import TimeLimit
 
-from alamp.metric import RunOutcome, fidelity, grade, make_dspy_metric, metric_score, modeling_breakdown, modeling_score
+from alamp.metric import (
+    RunOutcome,
+    fidelity,
+    grade,
+    make_dspy_metric,
+    metric_score,
+    modeling_breakdown,
+    modeling_score,
+    start_fidelity,
+)
 from alamp.schema import Parameter
 from alamp.tasks import GOLD_FIELDS, load_task, task_to_example
 
@@ -173,6 +182,21 @@ def test_fidelity_ignores_steps_the_reference_takes_out_of_its_own_bounds() -> N
     assert fidelity(task, spec.compile_spec(unclipped).make_env, n_samples=200) == 1.0
     dearer = clipped.model_copy(update={"reward": "efficiency * price * sold - 2 * price * bought"})
     assert fidelity(task, spec.compile_spec(dearer).make_env, n_samples=200) < 0.9
+
+
+def test_start_fidelity_sees_a_wrong_start_that_transitions_miss() -> None:
+    # The baseline's mountain car in docs/results/2026-11-24-embedded-3seeds-b.md: the reference's exact step
+    # function (fidelity 1.00), but the car starts at 0 instead of uniform in [-0.6, -0.4].
+    from alamp.spec import compile_spec
+
+    task = load_task("mountain_car")
+    gold = task.gold.env_spec
+    assert start_fidelity(task, compile_spec(gold).make_env) == (1.0, [])
+    state = [s.model_copy(update={"init": "0"}) if s.name == "position" else s for s in gold.state]
+    fixed_start = compile_spec(gold.model_copy(update={"state": state})).make_env
+    assert fidelity(task, fixed_start, n_samples=100) == 1.0
+    share, lines = start_fidelity(task, fixed_start)
+    assert share == 0.5 and len(lines) == 1 and lines[0].startswith("observation 0 at reset")
 
 
 def test_earlier_levels_fail_first(task) -> None:
