@@ -10,14 +10,14 @@ left empty):
 
 - ``task`` (or ``task_id``), ``pipeline``, ``seed``;
 - ``verdict``: ``modeled``, ``coded``, ``trained``, ``policy_success`` (booleans), ``normalized_return``,
-  ``modeling_score``, ``fidelity`` (floats), ``failed_level``;
+  ``modeling_score``, ``fidelity``, ``start_fidelity`` (floats), ``failed_level``;
 - LM usage: ``lm.calls`` / ``lm.total_tokens`` (totals), else the sum over ``lm.per_agent`` (or ``usage`` /
   ``lm_usage`` / ``agents``) of ``calls`` and ``total_tokens`` (or ``prompt_tokens + completion_tokens``);
 - wall time: ``wall_time_s`` (or ``wall_s``, ``timings.total_s``).
 
 Output: per task × pipeline (and pooled over tasks per pipeline): n, modeled / coded / policy-success rates with
-95% Wilson intervals, mean normalized return, mean fidelity, mean LM calls, tokens and wall time; printed as
-Markdown and written to ``report.md``, ``report.json`` and a bar chart ``report.png`` next to the input.
+95% Wilson intervals, mean normalized return, mean fidelity and start fidelity, mean LM calls, tokens and wall time;
+printed as Markdown and written to ``report.md``, ``report.json`` and a bar chart ``report.png`` next to the input.
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ class RunRecord:
     normalized_return: float | None = None
     modeling_score: float | None = None
     fidelity: float | None = None
+    start_fidelity: float | None = None
     failed_level: str | None = None
     lm_calls: int | None = None
     tokens: int | None = None
@@ -128,6 +129,7 @@ class ReportRow:
     normalized_return: float | None = None
     modeling_score: float | None = None
     fidelity: float | None = None
+    start_fidelity: float | None = None
     lm_calls: float | None = None
     tokens: float | None = None
     wall_time_s: float | None = None
@@ -219,6 +221,7 @@ def _record_from_run(path: Path, run: Mapping[str, Any]) -> RunRecord:
         normalized_return=_float(verdict.get("normalized_return")),
         modeling_score=_float(verdict.get("modeling_score")),
         fidelity=_float(verdict.get("fidelity")),
+        start_fidelity=_float(verdict.get("start_fidelity")),
         failed_level=verdict.get("failed_level"),
         lm_calls=calls,
         tokens=tokens,
@@ -279,6 +282,7 @@ def _row(task: str, pipeline: str, runs: Sequence[RunRecord]) -> ReportRow:
         normalized_return=_mean(r.normalized_return if r.normalized_return is not None else 0.0 for r in runs),
         modeling_score=_mean(r.modeling_score for r in runs),
         fidelity=_mean(r.fidelity for r in runs),
+        start_fidelity=_mean(r.start_fidelity for r in runs),
         lm_calls=_mean(r.lm_calls for r in runs),
         tokens=_mean(r.tokens for r in runs),
         wall_time_s=_mean(r.wall_time_s for r in runs),
@@ -321,7 +325,7 @@ def to_markdown(rows: Sequence[ReportRow], *, title: str | None = None) -> str:
     """Render rows as a Markdown table (rates: value (k/n) [95% Wilson interval])."""
     header = [
         "task", "pipeline", "n", "errors", "modeled", "coded", "policy success",
-        "norm. return", "modeling score", "fidelity", "LM calls", "tokens", "wall (s)",
+        "norm. return", "modeling score", "fidelity", "start fid.", "LM calls", "tokens", "wall (s)",
     ]
     lines = [f"## {title}", ""] if title else []
     lines += ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
@@ -335,6 +339,7 @@ def to_markdown(rows: Sequence[ReportRow], *, title: str | None = None) -> str:
             _fmt(row.normalized_return),
             _fmt(row.modeling_score),
             _fmt(row.fidelity),
+            _fmt(row.start_fidelity),
             _fmt(row.lm_calls, 1),
             _fmt(row.tokens, 0),
             _fmt(row.wall_time_s, 1),

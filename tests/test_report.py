@@ -29,6 +29,7 @@ def _verdict(level: int, ret: float | None = None, fid: float | None = None) -> 
         "policy_success": level >= 4,
         "normalized_return": ret,
         "fidelity": fid,
+        "start_fidelity": None if fid is None else min(1.0, fid + 0.1),
     }
 
 
@@ -85,6 +86,7 @@ def test_aggregate_rates_intervals_and_means(multirun: Path) -> None:
     assert (success.low, success.high) == pytest.approx((0.2077, 0.9385), abs=1e-4)
     assert alamp.normalized_return == pytest.approx((1.0 + 0.8 + 0.0) / 3)  # the untrained run counts as 0
     assert alamp.fidelity == pytest.approx(0.8)  # mean over runs that measured it
+    assert alamp.start_fidelity == pytest.approx(0.9)
     assert alamp.lm_calls == pytest.approx(12.0)
     assert alamp.tokens == pytest.approx(4000 / 3)
     assert alamp.wall_time_s == pytest.approx(40.0)
