@@ -285,6 +285,11 @@ def _state_bound_named(name: str, state: Sequence[StateVariable]) -> float | Non
     return None
 
 
+def _unbounded_state(name: str, init: str, description: str, unbounded: float) -> StateVariable:
+    """A state variable the assembly adds (no bounds stated, so none clipped)."""
+    return StateVariable(name=name, low=-unbounded, high=unbounded, init=init, clip=False, description=description)
+
+
 def _finite(value: float | None, default: float) -> float:
     return default if value is None or (isinstance(value, float) and math.isnan(value)) else float(value)
 
@@ -563,9 +568,13 @@ def assemble(
             shadowed = f" (the constant {symbol!r} is no longer read)" if symbol in constants else ""
             notes.append(f"{symbol!r} read as the chosen action's index `action`, as the text says{shadowed}")
 
+    def defined_now() -> set[str]:
+        """Every name the spec defines so far (the passes below add constants, updates and states)."""
+        return known | set(constants) | targets | {u.target for a in actions for u in a.updates} | _reserved_names()
+
     # Names the expressions read that nothing defines, but that the text defines literally ("M = 1.1 kg").
     if text_constants:
-        defined = known | targets | {u.target for a in actions for u in a.updates} | _reserved_names()
+        defined = defined_now()
         others = [reward, *terminated, *observation, *(s.init for s in state)]
         read = {_identifier_or_none(n) for n in _names_read(shared, actions, others)} - {None}
         for missing in sorted(read - defined):
@@ -575,9 +584,8 @@ def assemble(
                              f"{missing} = {text_constants[missing]:g}")
 
     # A state's bounds named but never defined (`clip(velocity, low_velocity, high_velocity)`, `max_x`, `x_min`).
-    defined = known | set(constants) | targets | {u.target for a in actions for u in a.updates} | _reserved_names()
     read = _names_read(shared, actions, [reward, *terminated, *observation])
-    for missing in sorted(read - defined):
+    for missing in sorted(read - defined_now()):
         bound = _state_bound_named(missing, state)
         if bound is not None:
             constants[missing] = bound
@@ -594,7 +602,7 @@ def assemble(
             shared=shared,
             actions=actions,
             others=[reward, *terminated, *observation],
-            defined=known | set(constants) | {u.target for a in actions for u in a.updates} | _reserved_names(),
+            defined=defined_now(),
             state=state_names,
             formulas=formulas,
         )
@@ -605,10 +613,10 @@ def assemble(
     # that every action sets is kept: then the executor's action check names it in its hint to the Env agent.
     read_by_anything = _names_read([u for u in shared if not _is_identity(u)], actions,
                                    [reward, *terminated, *observation])  # fmt: skip
-    declared_names = set(constants) | state_names | {d.name for d in draws}
+    declared = set(constants) | state_names | {d.name for d in draws}
     set_by = [{u.target for u in a.updates} for a in actions]
     partial = set().union(*set_by) - set.intersection(*set_by) if set_by else set()
-    unread = partial - read_by_anything - declared_names
+    unread = partial - read_by_anything - declared
     if unread:
         for action in actions:
             action.updates = [u for u in action.updates if u.target not in unread]
@@ -617,14 +625,12 @@ def assemble(
 
     # A name nothing declares whose first assignment reads itself (`steps_taken = steps_taken + 1`) is a counter
     # the agents forgot to declare: a state variable starting at 0.
-    declared = set(constants) | {v.name for v in state} | {d.name for d in draws}
     first_assignments: dict[str, Assignment] = {}
     for update in [*(u for a in actions for u in a.updates), *shared]:
         first_assignments.setdefault(update.target, update)
     for target, update in sorted(first_assignments.items()):
         if target not in declared and target in _names_in(update.expr):
-            state.append(StateVariable(name=target, low=-unbounded, high=unbounded, init="0", clip=False,
-                                       description="an undeclared name whose update reads itself"))  # fmt: skip
+            state.append(_unbounded_state(target, "0", "an undeclared name whose update reads itself", unbounded))
             notes.append(f"{target!r} is updated from itself ({target} = {update.expr}) but nothing declares it: "
                          f"made it a state variable starting at 0")  # fmt: skip
 
@@ -633,8 +639,7 @@ def assemble(
     assigned = {u.target for u in shared} | {u.target for a in actions for u in a.updates}
     for promoted in sorted(assigned & set(constants)):
         value = constants.pop(promoted)
-        state.append(StateVariable(name=promoted, low=-unbounded, high=unbounded, init=repr(float(value)), clip=False,
-                                   description="a parameter the updates assign"))  # fmt: skip
+        state.append(_unbounded_state(promoted, repr(float(value)), "a parameter the updates assign", unbounded))
         notes.append(f"parameter {promoted!r} is assigned by the updates, so it is not constant: made it a state "
                      f"variable starting at {value:g}")  # fmt: skip
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from alamp.schema import SARAction, SARSpec
 from alamp.schema._names import to_identifier
 
-__all__ = ["StatedInterface", "align_actions", "align_observations", "check_sar", "stated_interface"]
+__all__ = ["StatedInterface", "align_actions", "align_observations", "align_sar", "check_sar", "stated_interface"]
 
 _NUMBER_WORDS = {
     "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10,
@@ -213,3 +213,10 @@ def align_observations(sar: SARSpec, stated: StatedInterface) -> tuple[SARSpec, 
         f"{', '.join(kept)}, dropped {', '.join(dropped)}"
     )
     return sar.model_copy(update={"observations": kept}), note
+
+
+def align_sar(sar: SARSpec, stated: StatedInterface) -> tuple[SARSpec, list[str]]:
+    """``align_actions`` then ``align_observations``; the notes of what changed."""
+    sar, rebuilt = align_actions(sar, stated)
+    sar, cut = align_observations(sar, stated)
+    return sar, [note for note in (rebuilt, cut) if note]

@@ -42,7 +42,7 @@ from alamp.assemble import (
     formulas_in_text,
 )
 from alamp.executor import actions_change_anything, check_code, check_env_factory
-from alamp.interface import align_actions, align_observations, check_sar, stated_interface
+from alamp.interface import align_sar, check_sar, stated_interface
 from alamp.mathtext import plain_math
 from alamp.sandbox import SandboxLimits
 from alamp.schema import (
@@ -589,9 +589,8 @@ class ALAMP(_Pipeline):
                 sar = self.sar(description=description, **upstream, config=self._sample_config(0, 100 + retry)).sar
             except Exception as exc:  # an unreadable resample: keep the readable answer
                 notes.append(f"the SAR resample could not be read ({type(exc).__name__})")
-        sar, rebuilt = align_actions(sar, stated)
-        sar, cut = align_observations(sar, stated)
-        return {"sar": sar, "interface_notes": [*notes, *(n for n in (rebuilt, cut) if n)]}
+        sar, aligned = align_sar(sar, stated)
+        return {"sar": sar, "interface_notes": [*notes, *aligned]}
 
     def _env_compiler(self, description: str, up: dict[str, Any], name: str | None) -> dict[str, Any]:
         attempts: list[dict[str, Any]] = []
@@ -713,6 +712,7 @@ class SingleModelBaseline(_Pipeline):
     def _spec_candidates(self, description: str, name: str | None) -> dict[str, Any]:
         attempts: list[dict[str, Any]] = []
         best: dict[str, Any] | None = None
+        stated = stated_interface(description)
         for candidate in range(self.settings.num_candidates):
             try:
                 out = self._call_single(self.single_model, description, candidate)
@@ -720,9 +720,7 @@ class SingleModelBaseline(_Pipeline):
                 attempts.append(_agent_failure("compiler", candidate, 0, f"{type(exc).__name__}: {exc}"))
                 continue
             up = {k: getattr(out, k) for k in ("parameters", "objectives", "variables", "constraints", "mdp", "sar")}
-            stated = stated_interface(description)
-            up["sar"], rebuilt = align_actions(up["sar"], stated)
-            up["sar"], cut = align_observations(up["sar"], stated)
+            up["sar"], aligned = align_sar(up["sar"], stated)
             assembly, report, code = self._build_from_updates(up, out.updates, name, description)
             attempts.append(
                 {
@@ -742,7 +740,7 @@ class SingleModelBaseline(_Pipeline):
                 "env_report": report,
                 "env_passed": report.passed,
                 "attempts": attempts,
-                "notes": [*(n for n in (rebuilt, cut) if n), *(assembly.notes if assembly else [])],
+                "notes": [*aligned, *(assembly.notes if assembly else [])],
                 "coding_path": "compiler" if report.passed else None,
             }
             if report.passed:

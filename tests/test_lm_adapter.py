@@ -6,7 +6,7 @@ import dspy
 import pytest
 from dspy.utils.exceptions import AdapterParseError
 
-from alamp.lm.adapter import ForgivingChatAdapter, first_of_alternatives
+from alamp.lm.adapter import ForgivingChatAdapter, repaired_list_fields
 from alamp.signatures import EnvSignature, SARSignature
 
 # Real answer of the embedded model (drone, seed 0): three candidate lists one after the other.
@@ -26,9 +26,9 @@ def test_the_first_of_several_alternative_lists_is_read() -> None:
 def test_answers_that_parse_or_have_no_alternatives_are_untouched() -> None:
     good = '[[ ## updates ## ]]\n[{"target": "row", "expr": "row + 1"}]\n\n[[ ## completed ## ]]'
     assert ForgivingChatAdapter().parse(EnvSignature, good) == dspy.ChatAdapter().parse(EnvSignature, good)
-    assert first_of_alternatives(EnvSignature, good) is None
+    assert repaired_list_fields(EnvSignature, good) is None
     garbage = "[[ ## updates ## ]]\nrow goes up by one\n\n[[ ## completed ## ]]"
-    assert first_of_alternatives(EnvSignature, garbage) is None
+    assert repaired_list_fields(EnvSignature, garbage) is None
     with pytest.raises(AdapterParseError):
         ForgivingChatAdapter().parse(EnvSignature, garbage)
 
@@ -36,7 +36,7 @@ def test_answers_that_parse_or_have_no_alternatives_are_untouched() -> None:
 def test_a_model_field_is_not_a_list_field() -> None:
     # sar is one object; a list of lists there is not a set of alternatives to choose from.
     answer = '[[ ## sar ## ]]\n[["a"], ["b"]]\n\n[[ ## completed ## ]]'
-    assert first_of_alternatives(SARSignature, answer) is None
+    assert repaired_list_fields(SARSignature, answer) is None
 
 
 def test_records_wrapped_or_written_as_statement_sets_are_unwrapped() -> None:

@@ -60,7 +60,7 @@ def _records(value: list[Any]) -> list[Any]:
     return records
 
 
-def first_of_alternatives(signature: type[dspy.Signature], completion: str) -> str | None:
+def repaired_list_fields(signature: type[dspy.Signature], completion: str) -> str | None:
     """The completion with each list field's records read as the model meant them (``_records``); None if unchanged."""
     sections: list[tuple[str | None, list[str]]] = [(None, [])]
     for line in completion.splitlines():
@@ -92,7 +92,7 @@ class ForgivingChatAdapter(dspy.ChatAdapter):
         try:
             return super().parse(signature, completion)
         except AdapterParseError:
-            repaired = first_of_alternatives(signature, completion)
+            repaired = repaired_list_fields(signature, completion)
             if repaired is None:
                 raise
             return super().parse(signature, repaired)
