@@ -32,18 +32,12 @@ from typing import Any, Literal, Protocol
 import dspy
 from pydantic import TypeAdapter
 
-from alamp.assemble import (
-    Assembly,
-    AssemblyError,
-    action_symbols_in_text,
-    assemble,
-    constants_in_text,
-    expand_parameters,
-    formulas_in_text,
-)
+from alamp.assemble import Assembly, AssemblyError, assemble, expand_parameters
+from alamp.consensus import Behaviour, behaviour, choose
+from alamp.description import Description
 from alamp.executor import actions_change_anything, check_code, check_env_factory
-from alamp.interface import align_sar, check_sar, stated_interface
-from alamp.mathtext import plain_math
+from alamp.interface import align_sar, check_sar
+from alamp.lm.adapter import EXPRESSION_NAMES_KEY
 from alamp.sandbox import SandboxLimits
 from alamp.schema import (
     Assignment,
@@ -55,10 +49,12 @@ from alamp.schema import (
     SARSpec,
     Variable,
 )
+from alamp.schema._names import to_identifier
 from alamp.schema.agents import ExecutionReport
 from alamp.signatures import (
     CodingSignature,
     ConstraintSignature,
+    EnvItemSignature,
     EnvSignature,
     ModelingSignature,
     ObjectiveSignature,
@@ -69,6 +65,7 @@ from alamp.signatures import (
     SingleModelSignature,
     VariableSignature,
 )
+from alamp.text_names import adopt_text_symbols
 
 __all__ = [
     "ALAMP",
@@ -86,12 +83,14 @@ __all__ = [
 Coding = Literal["compiler", "llm", "compiler_then_llm"]
 
 #: Attribute names of the agents (stable: saved programs depend on them).
-AGENT_NAMES = ("parameter", "objective", "variable", "constraint", "modeling", "sar", "env", "coding", "repair")
+AGENT_NAMES = (
+    "parameter", "objective", "variable", "constraint", "modeling", "sar", "env", "env_item", "coding", "repair",
+)  # fmt: skip
 
 #: Fields of the prediction both programs return.
 PREDICTION_FIELDS = (
     "parameters", "objectives", "variables", "constraints", "mdp", "sar", "updates",
-    "env_spec", "code", "coding_path", "env_passed", "env_report", "attempts", "notes",
+    "env_spec", "code", "coding_path", "env_passed", "env_report", "attempts", "consensus", "notes",
     "status", "failed_stage", "error", "stages",
 )  # fmt: skip
 
@@ -110,6 +109,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "coding_path": str | None,
     "env_passed": bool,
     "attempts": list[dict[str, Any]],
+    "consensus": dict[str, Any] | None,
     "notes": list[str],
 }
 _ADAPTERS = {name: TypeAdapter(tp) for name, tp in _FIELD_TYPES.items()}
@@ -216,6 +216,16 @@ def extract_code(text: str) -> str:
     return (max(blocks, key=len) if blocks else (text or "")).strip() + "\n"
 
 
+def _names_in(expr: str) -> set[str]:
+    """The identifiers an expression mentions (functions included; an unparsable one: its word-like tokens)."""
+    import ast
+
+    try:
+        return {n.id for n in ast.walk(ast.parse(expr, mode="eval")) if isinstance(n, ast.Name)}
+    except (SyntaxError, ValueError, RecursionError):
+        return set(re.findall(r"[A-Za-z_]\w*", expr))
+
+
 def _lm_usage(entries: list[dict[str, Any]]) -> dict[str, int]:
     usage = {"calls": len(entries), "prompt_tokens": 0, "completion_tokens": 0, "cache_hits": 0}
     for entry in entries:
@@ -246,6 +256,37 @@ def _agent_failure(route: str, candidate: int, attempt: int, error: str) -> dict
     """The attempt record of an agent whose answer could not be read (nothing was checked)."""
     return {"route": route, "candidate": candidate, "attempt": attempt, "passed": False, "stage_failed": "agent",
             "error": error}  # fmt: skip
+
+
+@dataclass
+class _Built:
+    """One candidate environment: its assembly (None if assembly failed), the checker's report, the emitted
+    ``env.py`` and the compiled factory (both only when it passed)."""
+
+    report: ExecutionReport
+    assembly: Assembly | None = None
+    code: str | None = None
+    make_env: Callable[[], Any] | None = None
+    _behaviour: Behaviour | None = None
+
+    def behaviour(self, *, seed: int) -> Behaviour:
+        """Its behaviour on the consensus probes (computed once)."""
+        if self._behaviour is None:
+            assert self.make_env is not None, "only a candidate that passed has a behaviour"
+            self._behaviour = behaviour(self.make_env, seed=seed)
+        return self._behaviour
+
+    def attempt(self, *, candidate: int, attempt: int) -> dict[str, Any]:
+        """The attempt record kept in the prediction (and under the run directory): verdict, error and spec."""
+        return {
+            "route": "compiler",
+            "candidate": candidate,
+            "attempt": attempt,
+            "passed": self.report.passed,
+            "stage_failed": self.report.stage_failed,
+            "error": self.report.error,
+            "spec": self.assembly.spec.model_dump() if self.assembly is not None else None,
+        }
 
 
 class _Pipeline(dspy.Module):
@@ -318,14 +359,9 @@ class _Pipeline(dspy.Module):
             raise StageFailed(stage, error)
         return outputs
 
-    def _agent_text(self, description: str) -> tuple[str, str]:
-        """The description the agents read, and a note saying whether its mathematics was rewritten."""
-        if not self.settings.plain_math:
-            return description, ""
-        plain = plain_math(description)
-        if plain == description:
-            return description, ""
-        return plain, "the agents read the description with its typeset mathematics in plain form (plain_math)"
+    def _read(self, description: str) -> Description:
+        """The description, read once for the whole run (``alamp.description``)."""
+        return Description.read(description, plain=self.settings.plain_math)
 
     def _sample_config(self, candidate: int, attempt: int = 0) -> dict[str, Any]:
         """Distinct samples past the LM cache: the first try as configured, later ones sampled.
@@ -356,8 +392,8 @@ class _Pipeline(dspy.Module):
 
     # --- environment routes ------------------------------------------------------------------------------------
 
-    def _check_spec(self, assembly: Assembly, sar: SARSpec) -> tuple[ExecutionReport, str | None]:
-        """Compile and check an assembled spec in-process. Returns the report and the emitted ``env.py``."""
+    def _check_spec(self, assembly: Assembly, sar: SARSpec) -> _Built:
+        """Compile and check an assembled spec in-process (compiled once: the consensus steps the same factory)."""
         from alamp.spec import SpecError, compile_spec, emit_python
 
         start = time.perf_counter()
@@ -366,9 +402,10 @@ class _Pipeline(dspy.Module):
         except SpecError as exc:
             problems = "\n".join(f"- {p}" for p in exc.problems)
             hint = "\nYou may define a missing name with an update; use only the names listed."
-            return ExecutionReport(
+            report = ExecutionReport(
                 passed=False, stage_failed="spec", error=problems + hint, seconds=time.perf_counter() - start
-            ), None
+            )
+            return _Built(assembly=assembly, report=report)
         report = check_env_factory(
             compiled.make_env, sar=sar, n_steps=self.settings.check_steps, seed=self.settings.seed
         )
@@ -382,11 +419,11 @@ class _Pipeline(dspy.Module):
                 code = emit_python(assembly.spec)
             except Exception as exc:  # the env works; a failing emitter must not lose it
                 code = f"# emit_python failed: {type(exc).__name__}: {exc}\n"
-        return report, code
+        return _Built(assembly=assembly, report=report, code=code, make_env=compiled.make_env)
 
     def _build_from_updates(
-        self, up: dict[str, Any], updates: list[Assignment], name: str | None, description: str
-    ) -> tuple[Assembly | None, ExecutionReport, str | None]:
+        self, up: dict[str, Any], updates: list[Assignment], name: str | None, text: Description
+    ) -> _Built:
         try:
             assembly = assemble(
                 parameters=up["parameters"],
@@ -397,14 +434,13 @@ class _Pipeline(dspy.Module):
                 updates=updates,
                 name=name,
                 clip_state=self.settings.clip_state,
-                text_constants=constants_in_text(description),
-                text_action_symbols=action_symbols_in_text(description),
-                text_formulas=formulas_in_text(description),
+                text_constants=text.constants,
+                text_action_symbols=set(text.action_symbols),
+                text_formulas=text.formulas,
             )
         except AssemblyError as exc:
-            return None, ExecutionReport(passed=False, stage_failed="spec", error="\n".join(exc.problems)), None
-        report, code = self._check_spec(assembly, up["sar"])
-        return assembly, report, code
+            return _Built(report=ExecutionReport(passed=False, stage_failed="spec", error="\n".join(exc.problems)))
+        return self._check_spec(assembly, up["sar"])
 
     def _code_loop(
         self, first_code: Callable[[int], str], sar: SARSpec, attempts: list[dict[str, Any]]
@@ -451,6 +487,22 @@ class _Pipeline(dspy.Module):
                 break
         return None
 
+    def _decided(self, passing: list[tuple[int, Any, _Built]], *, remaining: int) -> bool:
+        """Whether the samples still to come cannot change the consensus (its largest group leads by more)."""
+        if remaining == 0:
+            return True
+        sizes = self._consensus(passing)[1]["groups"]
+        runner_up = sizes[1] if len(sizes) > 1 else 0
+        return sizes[0] - runner_up > remaining
+
+    def _consensus(self, passing: list[tuple[int, Any, _Built]]) -> tuple[int, dict[str, Any]]:
+        """The position of the chosen passing candidate and the consensus record (group sizes, agreement)."""
+        labels = [candidate for candidate, _, _ in passing]
+        if len(passing) == 1:
+            return 0, {"groups": [1], "members": [labels], "chosen": labels[0], "agreement": 1.0}
+        consensus = choose([built.behaviour(seed=self.settings.seed) for _, _, built in passing])
+        return consensus.chosen, consensus.as_record(labels)
+
     @staticmethod
     def _failed_env(attempts: list[dict[str, Any]], notes: list[str], route: str) -> dict[str, Any]:
         last = next((a for a in reversed(attempts) if a.get("error")), None)
@@ -471,9 +523,9 @@ class _Pipeline(dspy.Module):
     ) -> Any:
         out = {name: values.get(name) for name in PREDICTION_FIELDS}
         out["attempts"] = values.get("attempts") or []
-        out["notes"] = [
-            *([text_note] if text_note else []), *(values.get("interface_notes") or []), *(values.get("notes") or [])
-        ]
+        # Stage notes (``<stage>_notes``, ``interface_notes``) in stage order, then the environment's.
+        stage_notes = [n for key, found in values.items() if key.endswith("_notes") for n in (found or [])]
+        out["notes"] = [*([text_note] if text_note else []), *stage_notes, *(values.get("notes") or [])]
         out["env_passed"] = bool(values.get("env_passed"))
         out["stages"] = records
         if failed is not None:
@@ -492,9 +544,9 @@ class _Pipeline(dspy.Module):
 
 # The paper's waterfall: (agent = stage name, its output field, the upstream outputs it reads besides the text).
 _WATERFALL: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("parameter", "parameters", ()),
+    ("parameter", "parameters", ("symbols",)),
     ("objective", "objectives", ("parameters",)),
-    ("variable", "variables", ("parameters", "objectives")),
+    ("variable", "variables", ("symbols", "parameters", "objectives")),
     ("constraint", "constraints", ("parameters", "variables")),
     ("modeling", "mdp", ("parameters", "objectives", "variables", "constraints")),
     ("sar", "sar", ("parameters", "variables", "mdp")),
@@ -518,6 +570,7 @@ class ALAMP(_Pipeline):
         self.modeling = dspy.Predict(ModelingSignature)
         self.sar = dspy.Predict(SARSignature)
         self.env = dspy.Predict(EnvSignature)
+        self.env_item = dspy.Predict(EnvItemSignature)
         self.coding = dspy.Predict(CodingSignature)
         self.repair = dspy.Predict(RepairSignature)
         self._apply_lms()
@@ -536,48 +589,56 @@ class ALAMP(_Pipeline):
             A prediction with ``PREDICTION_FIELDS``; ``status`` is ``ok``, ``env_failed`` or ``failed``.
         """
         recorder = recorder or MemoryRecorder()
-        description, text_note = self._agent_text(description)
+        text = self._read(description)
         records: dict[str, dict[str, Any]] = {}
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {"symbols": list(text.symbols)}
         try:
             for stage, output, inputs in _WATERFALL:
-                ask = functools.partial(self._ask, stage, output, inputs, description=description, values=values)
+                ask = functools.partial(self._ask, stage, output, inputs, text=text, values=values)
                 values |= self._stage(recorder, stage, (stage,), ask, records)
             coding = self.settings.coding
             if coding in ("compiler", "compiler_then_llm"):
-                values |= self._stage(
-                    recorder, "env", ("env",), lambda: self._env_compiler(description, values, name), records
-                )
+                build_env = functools.partial(self._env_compiler, text, values, name)
+                values |= self._stage(recorder, "env", ("env", "env_item"), build_env, records)
             if coding == "llm" or (coding == "compiler_then_llm" and not values.get("env_passed")):
                 previous = values.get("attempts") or []
                 values |= self._stage(
                     recorder,
                     "coding",
                     ("coding", "repair"),
-                    lambda: self._env_llm(description, values, previous),
+                    lambda: self._env_llm(text.text, values, previous),
                     records,
                 )
         except StageFailed as failed:
-            return self._prediction(values, records, failed, text_note=text_note)
-        return self._prediction(values, records, None, text_note=text_note)
+            return self._prediction(values, records, failed, text_note=text.note)
+        return self._prediction(values, records, None, text_note=text.note)
 
     def _ask(
-        self, stage: str, output: str, inputs: tuple[str, ...], *, description: str, values: dict[str, Any]
+        self, stage: str, output: str, inputs: tuple[str, ...], *, text: Description, values: dict[str, Any]
     ) -> dict[str, Any]:
-        """One upstream agent: the text and the upstream outputs it reads in, its typed output out."""
+        """One upstream agent: the text and the upstream outputs it reads in, its typed output out.
+
+        The Parameter and Variable agents' quantities then take the text's own symbols as names
+        (``alamp.text_names``), so every later agent is offered the names the text's formulas use.
+        """
         upstream = {field: values[field] for field in inputs}
         if stage == "sar":
-            return self._ask_sar(description=description, upstream=upstream)
-        prediction = self._call_with_retries(getattr(self, stage), description=description, **upstream)
-        return {output: getattr(prediction, output)}
+            return self._ask_sar(text=text, upstream=upstream)
+        prediction = self._call_with_retries(getattr(self, stage), description=text.text, **upstream)
+        answer = getattr(prediction, output)
+        if stage in ("parameter", "variable"):
+            taken = [p.name for p in values.get("parameters") or []] if stage == "variable" else []
+            answer, notes = adopt_text_symbols(answer, text=text, taken=taken)
+            return {output: answer, f"{stage}_notes": notes}
+        return {output: answer}
 
-    def _ask_sar(self, *, description: str, upstream: dict[str, Any]) -> dict[str, Any]:
+    def _ask_sar(self, *, text: Description, upstream: dict[str, Any]) -> dict[str, Any]:
         """The SAR agent, checked against the interface the text states (``alamp.interface``).
 
         On a mismatch the agent is sampled again (``stage_retries`` times, distinct rollouts); an action list the
         text enumerates then replaces one of another length.
         """
-        stated = stated_interface(description)
+        stated, description = text.stated, text.text
         sar: SARSpec = self._call_with_retries(self.sar, description=description, **upstream).sar
         notes: list[str] = []
         for retry in range(1, 1 + self.settings.stage_retries):
@@ -592,57 +653,142 @@ class ALAMP(_Pipeline):
         sar, aligned = align_sar(sar, stated)
         return {"sar": sar, "interface_notes": [*notes, *aligned]}
 
-    def _env_compiler(self, description: str, up: dict[str, Any], name: str | None) -> dict[str, Any]:
+    def _env_compiler(self, text: Description, up: dict[str, Any], name: str | None) -> dict[str, Any]:
+        """The compiler route: ``num_candidates`` samples of the step, each repaired from its checker's errors, and
+        among those that pass, the largest group of agreeing behaviour (``alamp.consensus``)."""
         attempts: list[dict[str, Any]] = []
         last_updates: list[Assignment] = []
         # The agent sees the constants the spec will define: list-valued parameters as their indexed elements.
         constants, _ = expand_parameters(
             parameters=up["parameters"], reserved={v.name for v in up["variables"]} | set(up["mdp"].states)
         )
+        names = self._expression_names(text, up, constants)
+        passing: list[tuple[int, list[Assignment], _Built]] = []
         for candidate in range(self.settings.num_candidates):
             feedback = ""
             for attempt in range(1 + self.settings.max_repairs):
+                config = self._sample_config(candidate, attempt)
+                if names is not None:
+                    config[EXPRESSION_NAMES_KEY] = names
                 try:
                     updates = self.env(
-                        description=description,
+                        description=text.text,
                         constants=constants,
                         state=up["variables"],
                         actions=up["sar"].actions,
                         transitions=up["mdp"].transitions,
                         feedback=feedback,
-                        config=self._sample_config(candidate, attempt),
+                        config=config,
                     ).updates
                 except Exception as exc:  # unparsable output: say so and let the next attempt try again
                     feedback = f"your previous answer could not be read: {type(exc).__name__}: {str(exc)[:500]}"
                     attempts.append(_agent_failure("compiler", candidate, attempt, feedback))
                     continue
+                item_notes: list[str] = []
+                if names is not None:
+                    updates, item_notes = self._define_before_reading(
+                        text, up, constants, updates, names=names, candidate=candidate, attempt=attempt
+                    )
                 last_updates = updates
-                assembly, report, code = self._build_from_updates(up, updates, name, description)
-                notes = assembly.notes if assembly else []
-                attempts.append(
-                    {
-                        "route": "compiler",
-                        "candidate": candidate,
-                        "attempt": attempt,
-                        "passed": report.passed,
-                        "stage_failed": report.stage_failed,
-                        "error": report.error,
-                    }
-                )
-                if report.passed and assembly is not None:
-                    return {
-                        "updates": updates,
-                        "env_spec": assembly.spec,
-                        "code": code,
-                        "env_report": report,
-                        "env_passed": True,
-                        "coding_path": "compiler",
-                        "attempts": attempts,
-                        "notes": notes,
-                    }
-                feedback = report.error
-        failed = self._failed_env(attempts, [], "compiler")
-        return {"updates": last_updates, **failed}
+                built = self._build_from_updates(up, updates, name, text)
+                attempts.append({**built.attempt(candidate=candidate, attempt=attempt), "items": item_notes})
+                if built.report.passed and built.assembly is not None:
+                    passing.append((candidate, updates, built))
+                    break
+                feedback = built.report.error
+            if passing and self._decided(passing, remaining=self.settings.num_candidates - candidate - 1):
+                break
+        if not passing:
+            return {"updates": last_updates, "consensus": None, **self._failed_env(attempts, [], "compiler")}
+        chosen, consensus = self._consensus(passing)
+        _, updates, built = passing[chosen]
+        assert built.assembly is not None
+        return {
+            "updates": updates,
+            "env_spec": built.assembly.spec,
+            "code": built.code,
+            "env_report": built.report,
+            "env_passed": True,
+            "coding_path": "compiler",
+            "attempts": attempts,
+            "consensus": consensus,
+            "notes": built.assembly.notes,
+        }
+
+    def _define_before_reading(
+        self,
+        text: Description,
+        up: dict[str, Any],
+        constants: list[Parameter],
+        updates: list[Assignment],
+        *,
+        names: list[str],
+        candidate: int,
+        attempt: int,
+    ) -> tuple[list[Assignment], list[str]]:
+        """Ask again, one at a time, for each update that reads a name nothing defines at that point.
+
+        The item is decoded under the grammar of the names defined so far (``names`` plus the targets before it), so
+        its answer cannot read an undefined name; the rest of the step is kept. Returns the updates and one note per
+        item asked again.
+        """
+        from alamp.spec.expr import FUNCTIONS
+
+        defined = set(names)
+        step: list[Assignment] = []
+        notes: list[str] = []
+        for update in updates:
+            missing = _names_in(update.expr) - defined - set(FUNCTIONS)
+            if missing:
+                config = {**self._sample_config(candidate, attempt), EXPRESSION_NAMES_KEY: sorted(defined)}
+                try:
+                    item = self.env_item(
+                        description=text.text,
+                        constants=constants,
+                        state=up["variables"],
+                        actions=up["sar"].actions,
+                        step_so_far=[f"{u.target} = {u.expr}" for u in step],
+                        target=update.target,
+                        config=config,
+                    ).assignment
+                    notes.append(
+                        f"{update.target} = {update.expr} read {', '.join(sorted(missing))} before anything defined "
+                        f"it; asked again under the names defined so far: {update.target} = {item.expr} (env_item)"
+                    )
+                    update = Assignment(target=update.target, expr=item.expr)
+                except Exception as exc:  # an unreadable answer: keep the item; the checker will name the problem
+                    notes.append(f"{update.target}: asking again failed ({type(exc).__name__}); kept as written")
+            step.append(update)
+            defined.add(update.target)
+        return step, notes
+
+    def _expression_names(
+        self, text: Description, up: dict[str, Any], constants: list[Parameter]
+    ) -> list[str] | None:
+        """The identifiers the Env agent's expressions may read under constrained decoding (None: unconstrained).
+
+        Everything defined before the step runs: constants (and the symbols they stand for), variables of every role
+        (and their symbols), the actions' 0/1 indicators and the names their effects set, the built-in ``action``,
+        and the names the text itself uses or defines (its formulas' symbols, constants and action symbols). Helper
+        quantities the text does not name cannot be read, so the step inlines them rather than inventing a name
+        nothing defines.
+        """
+        from alamp.lm.adapter import constrains_expressions
+
+        if not constrains_expressions():
+            return None
+        names: set[str] = {"action", *text.symbols, *text.constants, *text.formulas, *text.action_symbols}
+        for quantity in [*constants, *up["variables"]]:
+            names.add(quantity.name)
+            if quantity.symbol:
+                try:
+                    names.add(to_identifier(quantity.symbol))
+                except ValueError:
+                    pass
+        for action in up["sar"].actions:
+            names.add(action.name)
+            names.update(re.findall(r"^\s*([A-Za-z_]\w*)\s*[-+*/]?=", action.effect or "", flags=re.M))
+        return sorted(names)
 
     def _env_llm(self, description: str, up: dict[str, Any], previous: list[dict[str, Any]]) -> dict[str, Any]:
         attempts = list(previous)
@@ -683,7 +829,7 @@ class SingleModelBaseline(_Pipeline):
     ) -> dspy.Prediction:
         """Run the baseline on one description (arguments and result as ``ALAMP.forward``)."""
         recorder = recorder or MemoryRecorder()
-        description, text_note = self._agent_text(description)
+        text = self._read(description)
         records: dict[str, dict[str, Any]] = {}
         values: dict[str, Any] = {}
         coding = self.settings.coding
@@ -693,7 +839,7 @@ class SingleModelBaseline(_Pipeline):
                     recorder,
                     "single_model",
                     ("single_model",),
-                    lambda: self._spec_candidates(description, name),
+                    lambda: self._spec_candidates(text, name),
                     records,
                 )
             if coding == "llm" or (coding == "compiler_then_llm" and not values.get("env_passed")):
@@ -702,53 +848,51 @@ class SingleModelBaseline(_Pipeline):
                     recorder,
                     "single_model_code",
                     ("single_model_code", "repair"),
-                    lambda: self._code_candidates(description, values, previous),
+                    lambda: self._code_candidates(text.text, values, previous),
                     records,
                 )
         except StageFailed as failed:
-            return self._prediction(values, records, failed, text_note=text_note)
-        return self._prediction(values, records, None, text_note=text_note)
+            return self._prediction(values, records, failed, text_note=text.note)
+        return self._prediction(values, records, None, text_note=text.note)
 
-    def _spec_candidates(self, description: str, name: str | None) -> dict[str, Any]:
+    def _spec_candidates(self, text: Description, name: str | None) -> dict[str, Any]:
+        """Whole-answer samples, each assembled and checked; among those that pass, the consensus (as ``ALAMP``)."""
         attempts: list[dict[str, Any]] = []
-        best: dict[str, Any] | None = None
-        stated = stated_interface(description)
+        first: dict[str, Any] | None = None
+        passing: list[tuple[int, dict[str, Any], _Built]] = []
         for candidate in range(self.settings.num_candidates):
             try:
-                out = self._call_single(self.single_model, description, candidate)
+                out = self._call_single(self.single_model, text.text, candidate)
             except Exception as exc:
                 attempts.append(_agent_failure("compiler", candidate, 0, f"{type(exc).__name__}: {exc}"))
                 continue
             up = {k: getattr(out, k) for k in ("parameters", "objectives", "variables", "constraints", "mdp", "sar")}
-            up["sar"], aligned = align_sar(up["sar"], stated)
-            assembly, report, code = self._build_from_updates(up, out.updates, name, description)
-            attempts.append(
-                {
-                    "route": "compiler",
-                    "candidate": candidate,
-                    "attempt": 0,
-                    "passed": report.passed,
-                    "stage_failed": report.stage_failed,
-                    "error": report.error,
-                }
-            )
+            up["sar"], aligned = align_sar(up["sar"], text.stated)
+            built = self._build_from_updates(up, out.updates, name, text)
+            attempts.append(built.attempt(candidate=candidate, attempt=0))
             result = {
                 **up,
                 "updates": out.updates,
-                "env_spec": assembly.spec if assembly else None,
-                "code": code,
-                "env_report": report,
-                "env_passed": report.passed,
+                "env_spec": built.assembly.spec if built.assembly else None,
+                "code": built.code,
+                "env_report": built.report,
+                "env_passed": built.report.passed,
                 "attempts": attempts,
-                "notes": [*aligned, *(assembly.notes if assembly else [])],
-                "coding_path": "compiler" if report.passed else None,
+                "consensus": None,
+                "notes": [*aligned, *(built.assembly.notes if built.assembly else [])],
+                "coding_path": "compiler" if built.report.passed else None,
             }
-            if report.passed:
-                return result
-            best = best or result
-        if best is None:
+            first = first or result
+            if built.report.passed:
+                passing.append((candidate, result, built))
+                if self._decided(passing, remaining=self.settings.num_candidates - candidate - 1):
+                    break
+        if passing:
+            chosen, consensus = self._consensus(passing)
+            return {**passing[chosen][1], "consensus": consensus}
+        if first is None:
             raise StageFailed("single_model", attempts[-1]["error"] if attempts else "no output")
-        return best
+        return first
 
     def _call_single(self, predictor: dspy.Predict, description: str, candidate: int) -> dspy.Prediction:
         last: Exception | None = None

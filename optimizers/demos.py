@@ -82,7 +82,36 @@ def gold_record(item: Any) -> dict[str, Any]:
     record.update({k: v for k, v in _as_mapping(gold).items() if v is not None})
     if "task_id" not in record and record.get("id") is not None:
         record["task_id"] = record["id"]
+    if "symbols" not in record and isinstance(record.get("description"), str):
+        # An input the program derives from the text (``Description.symbols``), so the demo derives it the same way.
+        from alamp.description import Description
+
+        record["symbols"] = list(Description.read(record["description"]).symbols)
+    record.update(_step_item(record))
     return record
+
+
+def _step_item(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The Env item agent's demo fields from the gold step: its last update that reads an earlier update's target
+    (so the demo shows a step reading what was computed before it), with the updates before it."""
+    updates = resolve_path(record, "env_spec.updates")
+    if updates is _MISSING or not updates or "target" in record:
+        return {}
+
+    def field(update: Any, name: str) -> Any:
+        return update[name] if isinstance(update, Mapping) else getattr(update, name)
+
+    chosen = len(updates) - 1
+    for i in range(len(updates) - 1, 0, -1):
+        earlier = {field(u, "target") for u in updates[:i]}
+        if any(name in field(updates[i], "expr") for name in earlier):
+            chosen = i
+            break
+    return {
+        "step_so_far": [f"{field(u, 'target')} = {field(u, 'expr')}" for u in updates[:chosen]],
+        "target": field(updates[chosen], "target"),
+        "assignment": updates[chosen],
+    }
 
 
 def resolve_path(record: Mapping[str, Any], path: str) -> Any:

@@ -7,6 +7,7 @@ Downstream agents receive upstream outputs as typed inputs (the paper's waterfal
 from alamp.signatures.coding import CodingSignature
 from alamp.signatures.constraint import ConstraintSignature
 from alamp.signatures.env import EnvSignature
+from alamp.signatures.env_item import EnvItemSignature
 from alamp.signatures.modeling import ModelingSignature
 from alamp.signatures.objective import ObjectiveSignature
 from alamp.signatures.parameter import ParameterSignature
@@ -23,6 +24,7 @@ __all__ = [
     "ModelingSignature",
     "SARSignature",
     "EnvSignature",
+    "EnvItemSignature",
     "CodingSignature",
     "RepairSignature",
     "SingleModelSignature",

@@ -5,6 +5,12 @@ after the other (``[{...}, {...}], [{...}], [{...}]``). ``json_repair`` reads th
 validation, and the whole answer is lost. The first list is the model's first answer, so that is what is read; the
 other fields parse as usual. Records wrapped in a list and dicts of statements are unwrapped the same way
 (``_records``). Nothing changes for an answer that parses.
+
+With ``grammar_field`` set (``lm.constrained_decoding: grammar``), every call of a signature whose outputs are all
+typed is decoded under the grammar ``alamp.lm.grammar.signature_grammar`` builds from those types, sent in that
+request-body field (``grammar`` for llama.cpp's server). A call may narrow the identifiers its expression fields
+can read by passing ``expression_names`` in its config (``predictor(..., config={"expression_names": [...]})``);
+the key never reaches the LM.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import json_repair
 from dspy.adapters.chat_adapter import field_header_pattern
 from dspy.utils.exceptions import AdapterParseError
 
-__all__ = ["ForgivingChatAdapter"]
+__all__ = ["EXPRESSION_NAMES_KEY", "ForgivingChatAdapter", "constrains_expressions"]
 
 
 def _is_list_of_records(annotation: Any) -> bool:
@@ -85,8 +91,52 @@ def repaired_list_fields(signature: type[dspy.Signature], completion: str) -> st
     return "\n\n".join(rebuilt) if changed else None
 
 
+#: Per-call config key: the identifiers the answer's expression fields may read (constrained decoding only).
+EXPRESSION_NAMES_KEY = "expression_names"
+
+
+def constrains_expressions(adapter: Any = None) -> bool:
+    """Whether ``adapter`` (default: DSPy's configured one) decodes expression fields under a grammar, so that a call
+    may pass ``expression_names``."""
+    adapter = adapter if adapter is not None else dspy.settings.adapter
+    return isinstance(adapter, ForgivingChatAdapter) and adapter.grammar_field is not None
+
+
 class ForgivingChatAdapter(dspy.ChatAdapter):
-    """``dspy.ChatAdapter`` that reads the first of several alternative lists given for one list field."""
+    """``dspy.ChatAdapter`` that reads the first of several alternative lists given for one list field.
+
+    Args:
+        grammar_field: Request-body field for a GBNF grammar of the answer (None: plain decoding).
+        **kwargs: ``dspy.ChatAdapter``'s arguments.
+    """
+
+    def __init__(self, *, grammar_field: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.grammar_field = grammar_field
+
+    def _constrained(self, lm: Any, lm_kwargs: dict[str, Any], signature: type[dspy.Signature]) -> dict[str, Any]:
+        """``lm_kwargs`` with the answer's grammar added to the request body (and ``expression_names`` removed)."""
+        kwargs = dict(lm_kwargs)
+        names = kwargs.pop(EXPRESSION_NAMES_KEY, None)
+        if self.grammar_field is None:
+            return kwargs
+        from alamp.lm.grammar import signature_grammar
+
+        grammar = signature_grammar(signature, names=names)
+        if grammar is None:
+            return kwargs
+        # The LM's own extra_body (llama.cpp's repeat_penalty) would be replaced, not merged, by a per-call one.
+        body = {**(getattr(lm, "kwargs", {}) or {}).get("extra_body", {}), **kwargs.get("extra_body", {})}
+        kwargs["extra_body"] = {**body, self.grammar_field: grammar}
+        return kwargs
+
+    def __call__(self, lm: Any, lm_kwargs: dict[str, Any], signature: type[dspy.Signature], demos: Any, inputs: Any):
+        return super().__call__(lm, self._constrained(lm, lm_kwargs, signature), signature, demos, inputs)
+
+    async def acall(
+        self, lm: Any, lm_kwargs: dict[str, Any], signature: type[dspy.Signature], demos: Any, inputs: Any
+    ):
+        return await super().acall(lm, self._constrained(lm, lm_kwargs, signature), signature, demos, inputs)
 
     def parse(self, signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
         try:

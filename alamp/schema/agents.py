@@ -125,6 +125,14 @@ class Variable(_Model):
     high: float | None = Field(default=None, description="highest allowed value (a bound, not the start value)")
     initial: str = Field(default="", description="start value or distribution, e.g. 0 or uniform(-0.05, 0.05)")
     description: str = Field(default="", description="one short sentence")
+    symbol: str = Field(
+        default="", description="the symbol the text's formulas use for it, e.g. x_dot or T_in; may be empty"
+    )
+
+    @field_validator("symbol", mode="before")
+    @classmethod
+    def _symbol(cls, v: object) -> str:
+        return "" if v is None else str(v)
 
     @field_validator("role", "domain", mode="before")
     @classmethod

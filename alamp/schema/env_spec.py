@@ -16,9 +16,11 @@ separate fields because small models confuse them.
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alamp.schema._markers import EXPRESSION
 from alamp.schema._names import Identifier, check_unique, to_identifier
 
 __all__ = ["StateVariable", "RandomDraw", "Assignment", "ActionSpec", "EnvSpec"]
@@ -114,7 +116,7 @@ class Assignment(_Model):
     """``target = expr``; targets are state variables or intermediate names."""
 
     target: Identifier
-    expr: str
+    expr: Annotated[str, EXPRESSION]
 
     @model_validator(mode="before")
     @classmethod

@@ -1,0 +1,137 @@
+"""The description, read once: the text the agents read and everything the program takes from the text itself.
+
+Every stage that needs something from the user's words (the plain-math text, the interface it states, the
+constants and formulas it gives, the symbols its formulas use) receives one ``Description`` instead of re-reading
+the raw string. Reading happens in :meth:`Description.read`, once per run.
+
+The symbols matter most for the small model: offered the names the text itself uses (``g``, ``m``, ``l``, ``F``,
+``T_in``), it copies the text's update lines; offered descriptive names (``gravity``, ``indoor_temp``), it still
+writes the text's symbols, and nothing compiles (measured: 5 of 8 exact copies against 0 of 8).
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+
+from alamp.interface import StatedInterface, stated_interface
+from alamp.mathtext import plain_math
+
+__all__ = ["Description", "symbols_in_text"]
+
+# "x = ...", "temp = ...", "T_in = T_in + ...": where a formula may start in the plain-form text.
+_FORMULA_START = re.compile(r"(?<![\w.*])([A-Za-z_]\w*)\s*=(?!=)\s*")
+# Where a formula in running text may end: a comma or full stop followed by a space, a semicolon, a line end.
+_FORMULA_END = re.compile(r",(?=\s)|;|\n|\.(?=\s|$)|$")
+_MAX_FORMULA_CHARS = 400
+
+
+def _formula_names(text: str) -> list[str] | None:
+    """The names an arithmetic formula reads (functions excluded), in order; None if ``text`` is no formula."""
+    from alamp.spec.expr import FUNCTIONS
+
+    try:
+        tree = ast.parse(text, mode="eval")
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    callees = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
+    if callees - set(FUNCTIONS):
+        return None  # a call of something that is not a spec function: prose in parentheses, not maths
+    names = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id not in callees]
+    if any(isinstance(n, ast.Constant) and not isinstance(n.value, int | float) for n in ast.walk(tree)):
+        return None
+    ordered = sorted(names, key=lambda n: (n.lineno, n.col_offset))
+    return list(dict.fromkeys(n.id for n in ordered))
+
+
+def symbols_in_text(plain: str) -> list[str]:
+    """The symbols the text's formulas use, in order of first appearance (targets and the names they read).
+
+    ``plain`` is the plain-math form (``alamp.mathtext.plain_math``). A formula starts at ``name =`` and ends at the
+    first comma, semicolon, full stop or line end after which it parses as arithmetic on names, numbers and the spec
+    language's functions; updates (``x = x + tau*x_dot``) count as well as definitions. Single English words that
+    happen to precede ``=`` in prose are kept only when they also appear inside some formula.
+    """
+    found: list[str] = []
+    for match in _FORMULA_START.finditer(plain):
+        target, rest = match.group(1), plain[match.end() : match.end() + _MAX_FORMULA_CHARS]
+        names = _first_formula(rest)
+        if names is not None:
+            found += [target, *names]
+    return list(dict.fromkeys(found))
+
+
+def _first_formula(rest: str) -> list[str] | None:
+    """The names read by the formula at the start of ``rest``: up to the first end (comma, semicolon, full stop, line
+    end) where it parses; when it does not parse there, the longest run of words before that end that does (``h =
+    q*E*B where q is ...``)."""
+    previous = 0
+    for end in _FORMULA_END.finditer(rest):
+        names = _formula_names(rest[: end.start()].strip())
+        if names is not None:
+            return names
+        cuts = [m.start() for m in re.finditer(r"\s+", rest[previous : end.start()])]
+        for cut in sorted((previous + c for c in cuts), reverse=True):
+            prefix = rest[:cut].strip()
+            # Only arithmetic counts here: a bare word before prose ("it is = a fact") is no formula.
+            names = _formula_names(prefix) if re.search(r"[-+*/(]", prefix) else None
+            if names:
+                return names
+        previous = end.end()
+    return None
+
+
+@dataclass(frozen=True)
+class Description:
+    """A decision problem's description, read once (see the module docstring).
+
+    Attributes:
+        original: The text as the user wrote it.
+        text: What the agents read: ``original`` with its typeset mathematics in plain form when ``plain`` was on.
+        rewritten: Whether ``text`` differs from ``original``.
+        stated: The controller's interface the text states (observation and action counts and lists).
+        constants: Symbols the text gives one number (``M = 1.1``), as identifiers.
+        formulas: Names the text defines by a formula, as expressions.
+        action_symbols: Short symbols the text says stand for the chosen action.
+        symbols: The symbols the text's formulas use, in order of first appearance.
+    """
+
+    original: str
+    text: str
+    rewritten: bool = False
+    stated: StatedInterface = field(default_factory=StatedInterface)
+    constants: dict[str, float] = field(default_factory=dict)
+    formulas: dict[str, str] = field(default_factory=dict)
+    action_symbols: frozenset[str] = frozenset()
+    symbols: tuple[str, ...] = ()
+
+    @classmethod
+    def read(cls, original: str, *, plain: bool = True) -> Description:
+        """Read a description once.
+
+        Args:
+            original: The description as written.
+            plain: Give the agents the plain-math form (``pipeline.plain_math``).
+        """
+        from alamp.assemble import action_symbols_in_text, constants_in_text, formulas_in_text
+
+        plain_text = plain_math(original)
+        text = plain_text if plain else original
+        return cls(
+            original=original,
+            text=text,
+            rewritten=text != original,
+            stated=stated_interface(text),
+            constants=constants_in_text(text),
+            formulas=formulas_in_text(text),
+            action_symbols=frozenset(action_symbols_in_text(text)),
+            symbols=tuple(symbols_in_text(plain_text)),
+        )
+
+    @property
+    def note(self) -> str:
+        """The prediction's note about the text the agents read (empty when it is the original)."""
+        if not self.rewritten:
+            return ""
+        return "the agents read the description with its typeset mathematics in plain form (plain_math)"

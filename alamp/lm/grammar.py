@@ -1,0 +1,212 @@
+"""Grammars for constrained decoding: an agent's whole answer, from its signature's output types.
+
+The small local model writes answers that do not parse (a list where a record belongs, prose inside a JSON value)
+and expressions that read names nobody defined (``x_ddot`` where the text's formula for it was never written).
+llama.cpp can decode under a GBNF grammar (``llama_cpp.server`` accepts ``grammar`` in the request body), so
+nothing outside the grammar can be sampled. Measured on the embedded model: MountainCar's step under a grammar whose
+identifiers are only the names defined so far came out exact in 3 of 8 samples; free text 0 of 8.
+
+``signature_grammar`` builds the grammar of a ``dspy.ChatAdapter`` answer for a signature: each output field's
+``[[ ## name ## ]]`` header followed by its value in JSON, the value's grammar compiled from the field's pydantic
+type (JSON schema -> GBNF with llama-cpp-python's converter). The signature stays the one source of each output's
+type: there is no second, hand-written schema. String fields marked as expressions (``Annotated[str, EXPRESSION]``,
+e.g. ``Assignment.expr``; the marker stays out of the JSON schema, so prompts do not change) are decoded under
+``expression_rules``: arithmetic whose identifiers are exactly a given set of names and whose functions are the spec
+language's.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Iterable
+from typing import Any
+
+__all__ = [
+    "GrammarUnavailableError",
+    "expression_rules",
+    "signature_grammar",
+    "supports_grammar",
+]
+
+# A placeholder pattern the JSON-schema converter turns into a literal we can find and replace by the expression rule.
+_PLACEHOLDER = "ALAMPEXPRESSIONPLACEHOLDER"
+_LOCAL_EXTRA_HINT = "pip install 'alamp[local]' (or run 'make demo', which does it)"
+
+
+class GrammarUnavailableError(ImportError):
+    """The JSON-schema -> GBNF converter (llama-cpp-python, the ``local`` extra) is not installed."""
+
+
+def supports_grammar(annotation: Any) -> bool:
+    """Whether an output type is decoded as JSON by the chat adapter (and so can be constrained).
+
+    Plain strings are free text in ``dspy.ChatAdapter``'s format (code, prose): they are left unconstrained.
+    """
+    return annotation is not str
+
+
+def _converter() -> Any:
+    try:
+        from llama_cpp.llama_grammar import SchemaConverter
+    except ImportError as exc:  # the optional extra
+        raise GrammarUnavailableError(
+            f"constrained decoding needs llama-cpp-python's JSON-schema converter: {_LOCAL_EXTRA_HINT}"
+        ) from exc
+    return SchemaConverter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
+
+
+def _gbnf_literal(text: str) -> str:
+    return json.dumps(text)  # GBNF string literals use JSON's escapes
+
+
+def _marked_properties(annotation: Any) -> dict[str, dict[str, str]]:
+    """Model title -> {property: "expression" | "identifier"} for every pydantic model reachable from ``annotation``."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from alamp.schema._markers import is_expression_field, is_identifier_field
+
+    found: dict[str, dict[str, str]] = {}
+    stack, seen = [annotation], set()
+    while stack:
+        tp = stack.pop()
+        if id(tp) in seen:
+            continue
+        seen.add(id(tp))
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            title = tp.model_config.get("title") or tp.__name__
+            kinds = {}
+            for name, info in tp.model_fields.items():
+                if is_expression_field(info):
+                    kinds[name] = "expression"
+                elif is_identifier_field(info):
+                    kinds[name] = "identifier"
+            found[title] = kinds
+            stack += [info.annotation for info in tp.model_fields.values()]
+        stack += list(typing.get_args(tp))
+    return {title: kinds for title, kinds in found.items() if kinds}
+
+
+_IDENTIFIER_SCHEMA = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
+
+
+def _mark_fields(node: Any, marked: dict[str, dict[str, str]], *, expressions: bool) -> Any:
+    """A copy of a JSON schema whose identifier properties allow only identifiers and whose expression properties
+    (when ``expressions``) become the placeholder pattern."""
+    if isinstance(node, list):
+        return [_mark_fields(v, marked, expressions=expressions) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _mark_fields(v, marked, expressions=expressions) for k, v in node.items()}
+    kinds = marked.get(node.get("title", ""), {})
+    if kinds and isinstance(out.get("properties"), dict):
+        for prop, kind in kinds.items():
+            if prop not in out["properties"]:
+                continue
+            if kind == "identifier":
+                out["properties"][prop] = dict(_IDENTIFIER_SCHEMA)
+            elif expressions:
+                out["properties"][prop] = {"type": "string", "pattern": f"^{_PLACEHOLDER}$"}
+    return out
+
+
+def expression_rules(names: Iterable[str], functions: Iterable[str]) -> str:
+    """GBNF rules (root rule ``expr``) for one expression of the spec language over exactly ``names``.
+
+    Args:
+        names: The identifiers an expression may read (constants, state, actions, helper quantities defined so far).
+        functions: The functions it may call (the spec language's table).
+
+    Returns:
+        GBNF text defining ``expr`` and its helper rules (all prefixed ``expr-``), to be joined with a grammar that
+        references ``expr``.
+    """
+
+    def alternatives(words: Iterable[str]) -> str:
+        # Longest first so that a name that prefixes another (x, x_dot) cannot stop the longer one being chosen.
+        ordered = sorted(set(words), key=lambda w: (-len(w), w))
+        return " | ".join(_gbnf_literal(w) for w in ordered)
+
+    name_list = [n for n in names if re.fullmatch(r"[A-Za-z_]\w*", n)]
+    function_list = [f for f in functions if re.fullmatch(r"[A-Za-z_]\w*", f)]
+    rules = [
+        "expr ::= expr-ws expr-term (expr-ws expr-binop expr-ws expr-term)* expr-ws",
+        'expr-term ::= ("-" | "not ")? expr-ws expr-atom',
+        "expr-atom ::= expr-number"
+        + (" | expr-name" if name_list else "")
+        + (' | expr-function "(" expr ("," expr)* ")"' if function_list else "")
+        + ' | "(" expr ")"',
+        'expr-number ::= [0-9]+ ("." [0-9]+)? ([eE] [-+]? [0-9]+)?',
+        'expr-binop ::= "**" | "*" | "//" | "/" | "%" | "+" | "-" | "<=" | ">=" | "<" | ">" | "==" | "!=" '
+        '| "and " | "or "',
+        'expr-ws ::= " "?',
+    ]
+    if name_list:
+        rules.append(f"expr-name ::= {alternatives(name_list)}")
+    if function_list:
+        rules.append(f"expr-function ::= {alternatives(function_list)}")
+    return "\n".join(rules)
+
+
+def _field_schemas(signature: Any) -> list[tuple[str, dict[str, Any]]]:
+    from pydantic import TypeAdapter
+
+    return [(name, TypeAdapter(field.annotation).json_schema()) for name, field in signature.output_fields.items()]
+
+
+@functools.lru_cache(maxsize=128)
+def _cached_grammar(signature: Any, names: tuple[str, ...] | None, functions: tuple[str, ...]) -> str | None:
+    fields = _field_schemas(signature)
+    annotations = [f.annotation for f in signature.output_fields.values()]
+    if not fields or not all(supports_grammar(a) for a in annotations):
+        return None
+    converter = _converter()
+    definitions: dict[str, Any] = {}
+    for _, schema in fields:
+        definitions |= schema.get("$defs", {})
+    combined: dict[str, Any] = {
+        "$defs": definitions,
+        "properties": {name: {k: v for k, v in s.items() if k != "$defs"} for name, s in fields},
+    }
+    marked: dict[str, dict[str, str]] = {}
+    for annotation in annotations:
+        marked |= _marked_properties(annotation)
+    combined = _mark_fields(combined, marked, expressions=names is not None)
+    combined = converter.resolve_refs(combined, "signature")
+    field_rules = [(name, converter.visit(combined["properties"][name], f"field-{name}")) for name, _ in fields]
+    parts = [f'{_gbnf_literal(f"[[ ## {name} ## ]]")} "\\n" {rule}' for name, rule in field_rules]
+    root = ' "\\n\\n" '.join(parts) + ' "\\n\\n" ' + _gbnf_literal("[[ ## completed ## ]]") + ' "\\n"?'
+    grammar = converter.format_grammar()
+    if names is not None:
+        literal = _gbnf_literal(_PLACEHOLDER)
+        if literal not in grammar:
+            return f"root ::= {root}\n{grammar}"
+        grammar = grammar.replace(literal, "expr") + "\n" + expression_rules(names, functions)
+    return f"root ::= {root}\n{grammar}"
+
+
+def signature_grammar(
+    signature: Any, *, names: Iterable[str] | None = None, functions: Iterable[str] | None = None
+) -> str | None:
+    """The GBNF grammar of a ``dspy.ChatAdapter`` answer to ``signature``.
+
+    Args:
+        signature: A ``dspy.Signature`` class.
+        names: When given, every expression field (``Annotated[str, EXPRESSION]``) may read only these identifiers.
+        functions: The functions expressions may call (default: the spec language's table).
+
+    Returns:
+        The grammar text, or None when some output field is free text (then the answer is left unconstrained).
+
+    Raises:
+        GrammarUnavailableError: When llama-cpp-python is not installed.
+    """
+    if functions is None:
+        from alamp.spec.expr import FUNCTIONS
+
+        functions = FUNCTIONS
+    name_key = None if names is None else tuple(sorted(set(names)))
+    return _cached_grammar(signature, name_key, tuple(sorted(set(functions))))

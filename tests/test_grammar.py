@@ -1,0 +1,120 @@
+"""Constrained decoding: grammars built from each agent's output type and from a name set (``alamp.lm.grammar``)."""
+
+from __future__ import annotations
+
+import dspy
+import pytest
+from gbnf import Grammar
+
+from alamp.lm.adapter import EXPRESSION_NAMES_KEY, ForgivingChatAdapter, constrains_expressions
+from alamp.lm.grammar import expression_rules, signature_grammar
+from alamp.program import ALAMP, SingleModelBaseline
+from alamp.signatures import CodingSignature, EnvSignature, RepairSignature
+from alamp.tasks import load_tasks
+from optimizers.demos import DEFAULT_FIELD_SOURCES, gold_record, resolve_path
+
+pytest.importorskip("llama_cpp", reason="the JSON-schema -> GBNF converter ships with alamp[local]")
+
+_TRAIN_DEV = [t for t in load_tasks() if t.split in ("train", "dev")]
+_ADAPTER = ForgivingChatAdapter()
+
+
+def _answer(signature: type[dspy.Signature], outputs: dict) -> str:
+    """An answer exactly as the chat adapter writes (and parses) it."""
+    return _ADAPTER.format_assistant_message_content(signature, outputs)
+
+
+@pytest.mark.parametrize("task", _TRAIN_DEV, ids=lambda t: t.id)
+def test_every_agents_grammar_admits_its_gold_answer(task) -> None:
+    record = gold_record(task)
+    for name, predictor in [*ALAMP().named_predictors(), *SingleModelBaseline().named_predictors()]:
+        signature = predictor.signature
+        grammar = signature_grammar(signature)
+        if name in ("coding", "repair", "single_model_code"):
+            assert grammar is None, f"{name} writes free text (code): it must stay unconstrained"
+            continue
+        assert grammar is not None, name
+        outputs = {f: resolve_path(record, DEFAULT_FIELD_SOURCES.get(f, f)) for f in signature.output_fields}
+        if any(not hasattr(v, "__len__") and v is None for v in outputs.values()):
+            continue
+        if name == "single_model":
+            outputs = {f: resolve_path(record, {"updates": "env_spec.updates"}.get(f, f)) for f in outputs}
+        assert Grammar(grammar).admits(_answer(signature, outputs)), f"{task.id}: {name}'s gold answer refused"
+
+
+def test_the_grammar_refuses_answers_of_the_wrong_shape() -> None:
+    grammar = Grammar(signature_grammar(EnvSignature))
+    good = '[[ ## updates ## ]]\n[{"target": "x", "expr": "x + 1"}]\n\n[[ ## completed ## ]]'
+    assert grammar.admits(good)
+    assert not grammar.admits(good.replace('"target": "x"', '"target": "x y"')), "a target must be an identifier"
+    assert not grammar.admits(good.replace("[{", "{").replace("}]", "}")), "a list is required"
+    assert not grammar.admits(good.replace("[[ ## completed ## ]]", "")), "the answer must end"
+    assert not grammar.admits("Here are the updates:\n" + good), "no prose before the first field"
+
+
+def test_expressions_read_only_the_given_names() -> None:
+    grammar = Grammar(signature_grammar(EnvSignature, names=["x", "x_dot", "tau", "F"]))
+
+    def answer(expr: str) -> str:
+        return f'[[ ## updates ## ]]\n[{{"target": "x", "expr": "{expr}"}}]\n\n[[ ## completed ## ]]'
+
+    for allowed in (
+        "x + tau * x_dot",
+        "clip(x_dot + F, -1, 1)",
+        "-x**2 / (1 + abs(F))",
+        "where(x > 0, 1, 0)",
+        "2.5e-3",
+    ):
+        assert grammar.admits(answer(allowed)), allowed
+    for refused in ("x + tau * x_ddot", "xx + 1", "gravity * x", "os.system(1)", "x +", "__import__(x)", "x; y"):
+        assert not grammar.admits(answer(refused)), refused
+
+
+def test_expression_rules_list_names_longest_first() -> None:
+    rules = expression_rules(["x", "x_dot", "x_dot_dot"], ["sin"])
+    line = next(r for r in rules.splitlines() if r.startswith("expr-name"))
+    assert line.index('"x_dot_dot"') < line.index('"x_dot"') < line.index('"x"')
+    assert 'expr-function ::= "sin"' in rules
+
+
+def test_free_text_outputs_are_left_unconstrained() -> None:
+    assert signature_grammar(CodingSignature) is None and signature_grammar(RepairSignature) is None
+
+
+class _RecordingLM(dspy.LM):
+    """Records the request kwargs the adapter sends; answers with a fixed valid reply."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__("openai/recorder", cache=False, extra_body={"repeat_penalty": 1.1})
+        self.reply, self.requests = reply, []
+
+    def forward(self, prompt=None, messages=None, **kwargs):  # noqa: ANN001, ANN201
+        from litellm import ModelResponse
+
+        self.requests.append(kwargs)
+        return ModelResponse(choices=[{"message": {"role": "assistant", "content": self.reply}}], model="recorder")
+
+
+def test_the_adapter_sends_the_grammar_merged_with_the_lms_body_and_drops_the_names_key() -> None:
+    reply = '[[ ## updates ## ]]\n[{"target": "x", "expr": "x + 1"}]\n\n[[ ## completed ## ]]'
+    lm = _RecordingLM(reply)
+    adapter = ForgivingChatAdapter(grammar_field="grammar")
+    assert constrains_expressions(adapter) and not constrains_expressions(ForgivingChatAdapter())
+    predictor = dspy.Predict(EnvSignature)
+    with dspy.context(lm=lm, adapter=adapter):
+        predictor(description="d", constants=[], state=[], actions=[], transitions=[], feedback="",
+                  config={EXPRESSION_NAMES_KEY: ["x"]})  # fmt: skip
+    sent = lm.requests[-1]
+    assert EXPRESSION_NAMES_KEY not in sent
+    assert sent["extra_body"]["repeat_penalty"] == 1.1, "the LM's own body fields survive"
+    assert 'expr-name ::= "x"' in sent["extra_body"]["grammar"]
+
+
+def test_without_a_grammar_field_nothing_is_added() -> None:
+    reply = '[[ ## updates ## ]]\n[{"target": "x", "expr": "x + 1"}]\n\n[[ ## completed ## ]]'
+    lm = _RecordingLM(reply)
+    with dspy.context(lm=lm, adapter=ForgivingChatAdapter()):
+        dspy.Predict(EnvSignature)(description="d", constants=[], state=[], actions=[], transitions=[], feedback="",
+                                   config={EXPRESSION_NAMES_KEY: ["x"]})  # fmt: skip
+    assert "grammar" not in (lm.requests[-1].get("extra_body") or {})
+    assert EXPRESSION_NAMES_KEY not in lm.requests[-1]
