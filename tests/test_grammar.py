@@ -8,10 +8,10 @@ from gbnf import Grammar
 
 from alamp.lm.adapter import EXPRESSION_NAMES_KEY, ForgivingChatAdapter, constrains_expressions
 from alamp.lm.grammar import expression_rules, signature_grammar
+from alamp.optimizers.demos import DEFAULT_FIELD_SOURCES, gold_record, resolve_path
 from alamp.program import ALAMP, SingleModelBaseline
 from alamp.signatures import CodingSignature, EnvSignature, RepairSignature
 from alamp.tasks import load_tasks
-from optimizers.demos import DEFAULT_FIELD_SOURCES, gold_record, resolve_path
 
 pytest.importorskip("llama_cpp", reason="the JSON-schema -> GBNF converter ships with alamp[local]")
 
