@@ -426,8 +426,9 @@ class _Progress:
         tokens = int(lm.get("prompt_tokens", 0)) + int(lm.get("completion_tokens", 0))
         self.console.print(
             f"{mark} {stage:<18} {record.get('seconds', 0):7.1f} s  {lm.get('calls', 0)} LM call(s)  {tokens} tokens"
-            + (f"  [red]{escape(_one_line(failure, 200))}[/red]" if failure else "")
         )
+        if failure:
+            self.console.print(f"  [red]{escape(_one_line(failure, 300))}[/red]")
 
     def line(self, passed: bool, stage: str, text: str) -> None:
         from rich.markup import escape
