@@ -561,11 +561,22 @@ def run(
     active_lm: dspy.LM | None = None
     program = None
     if spec is None:
-        program = build_program(cfg)
+        try:
+            program = build_program(cfg)
+        except RunInputError as exc:
+            _record_early_failure(directory, "bad_input", str(exc), [])
+            raise
         from alamp.lm.cache import configure_lm_cache
+        from alamp.lm.errors import LMSetupError
 
         configure_lm_cache(cfg.get("lm_cache"))
-        active_lm = lm if lm is not None else _configure_lm(cfg)
+        try:
+            active_lm = lm if lm is not None else _configure_lm(cfg)
+        except LMSetupError as exc:
+            _record_early_failure(directory, "lm_unavailable", f"the LM could not be set up: {exc}", [
+                "`make check` tests the embedded model; for a hosted one set the key variable its conf/lm/*.yaml "
+                "names (api_key_env)", f"then: python -m alamp.run resume={path}"])
+            raise
         if lm is not None:
             dspy.configure(lm=lm)
     directory.update(
@@ -654,11 +665,16 @@ def run(
     return directory.summary
 
 
+def _record_early_failure(directory: RunDir, status: str, error: str, steps: list[str]) -> None:
+    """``run.json`` of a run stopped before its first stage: its status, reason and exit code."""
+    directory.update(status=status, error=error, exit_code=int(exit_code_for_status(status)), next_steps=steps)
+
+
 def _training_line(training: Mapping[str, Any]) -> str:
     if not training.get("trained"):
         return _one_line(training.get("error") or "training failed")
     best = training.get("best_eval_mean")
-    parts = [f"{float(training.get('seconds') or 0):7.1f} s", f"{training.get('steps') or 0} steps"]
+    parts = [f"{float(training.get('seconds') or 0):.1f} s", f"{training.get('steps') or 0} steps"]
     if best is not None:
         parts.append(f"best eval return {best:.4g} on the generated environment")
     return "  ".join(parts)
@@ -742,8 +758,9 @@ def next_steps(
             steps.append(f"the environment's dynamics disagree with the reference (fidelity {verdict['fidelity']:.2f}):"
                          f" compare {spec_file} with the description, fix it, then {with_spec}")
         steps.append("train longer or tune: trainer.dqn.total_timesteps=200000, or trainer=tune")
-        steps.append(f"other samples of the agents: python -m alamp.run {given} seed=1   "
-                     "(or a larger model: lm=openai)")
+        if not cfg.get("spec"):
+            steps.append(f"other samples of the agents: python -m alamp.run {given} seed=1   "
+                         "(or a larger model: lm=openai)")
     elif status == "ok" and not summary.get("training") and summary.get("env", {}).get("passed") and \
             not cfg.get("train", True):
         steps.append(f"train a policy on it: python -m alamp.run resume={run_path} train=true")
@@ -768,6 +785,8 @@ def ending_lines(summary: Mapping[str, Any], *, run_path: Path | str) -> list[st
     training = summary.get("training") or {}
     if training:
         lines.append(("trained: " if training.get("trained") else "failed: training — ") + _training_line(training))
+    elif (summary.get("env") or {}).get("passed") and not failed_stage:
+        lines.append("not trained (train=false)")
     verdict = summary.get("verdict") or {}
     if verdict.get("graded", True) and verdict.get("threshold") is not None:
         mark = "passed" if verdict.get("policy_success") else "failed"
@@ -924,7 +943,7 @@ def _check_resume_argument(argv: list[str]) -> None:
                 sys.exit(int(ExitCode.BAD_INPUT))
 
 
-def _print_ending(summary: Mapping[str, Any], path: Path | str, enabled: bool) -> None:
+def _print_ending(summary: Mapping[str, Any], path: Path | str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
@@ -960,7 +979,7 @@ def _hydra_entry() -> None:
             print(f"error: the LM could not be set up: {exc}", file=sys.stderr)
             codes.append(int(ExitCode.LM_UNAVAILABLE))
             return
-        _print_ending(summary, cfg.get("resume") or _hydra_output_dir(), bool(cfg.get("progress", True)))
+        _print_ending(summary, cfg.get("resume") or _hydra_output_dir())
         codes.append(int(summary.get("exit_code", exit_code_for_status(summary.get("status", "")))))
 
     _main()
