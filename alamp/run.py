@@ -185,15 +185,27 @@ def _select(cfg: Any, key: str) -> Any:
     return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
 
 
-def _given_keys(overrides: list[str] | None, cfg: DictConfig) -> set[str] | None:
+def _given_keys(overrides: list[str] | None) -> set[str] | None:
     """The top-level or dotted keys the command line set (None: unknown, every non-null option counts)."""
     if overrides is None:
         return None
-    keys = set()
-    for item in overrides:
-        key = item.split("=", 1)[0].lstrip("+~")
-        keys.add(key)
-    return keys
+    return {item.split("=", 1)[0].lstrip("+~") for item in overrides}
+
+
+def _compared_options(given: set[str] | None, cfg: DictConfig) -> list[str]:
+    """The options a resumed run must keep that the command line set, at the depth it set them: ``lm=openai``
+    compares ``lm.model`` (and the other ``lm.*`` of ``_STAGE_OPTIONS``), ``pipeline.check_steps=300`` compares
+    just that. Without the command line (``given`` None), every non-null option of ``_STAGE_OPTIONS``."""
+    if given is None:
+        return [key for key in _STAGE_OPTIONS if _select(cfg, key) is not None]
+    keys: list[str] = []
+    for override in sorted(given):
+        for key in _STAGE_OPTIONS:
+            if override == key or key.startswith(override + "."):
+                keys.append(key)
+            elif override.startswith(key + "."):
+                keys.append(override)
+    return [key for key in dict.fromkeys(keys) if not (key in ("task", "spec") and _select(cfg, key) is None)]
 
 
 def resume_config(
@@ -227,15 +239,11 @@ def resume_config(
     except Exception as exc:  # a corrupt file: say which
         raise RunInputError(f"resume={path}: {saved_config} is not readable YAML ({exc})") from exc
     description = saved_text.read_text(encoding="utf-8")
-    given = _given_keys(overrides, cfg)
+    given = _given_keys(overrides)
     differences = []
-    for key in _STAGE_OPTIONS:
+    for key in _compared_options(given, cfg):
         now, before = _select(cfg, key), _select(saved, key)
-        was_given = now is not None if given is None else any(k == key or k.startswith(key + ".") or
-                                                               key.startswith(k + ".") for k in given)
-        if key in ("task", "spec") and now is None:
-            was_given = False
-        if was_given and now != before:
+        if now != before:
             differences.append(f"{key}={now!r} (the run used {before!r})")
     if cfg.get("description_file") and (given is None or "description_file" in given):
         new_path = Path(str(cfg.description_file)).expanduser()

@@ -328,6 +328,11 @@ def test_resume_refuses_a_missing_directory_and_changed_options(tmp_path: Path) 
     with pytest.raises(RunInputError, match=r"pipeline"):
         run(_cfg(f"resume={out}", "pipeline=single_model"), lm=ScriptedLM({}),
             overrides=[f"resume={out}", "pipeline=single_model"])  # fmt: skip
+    with pytest.raises(RunInputError, match=r"pipeline.stage_retries=3 \(the run used 1\)"):
+        run(_cfg(f"resume={out}", "pipeline.stage_retries=3"), lm=ScriptedLM({}),
+            overrides=[f"resume={out}", "pipeline.stage_retries=3"])  # fmt: skip
+    with pytest.raises(RunInputError, match=r"lm.model="):
+        run(_cfg(f"resume={out}", "lm=openai"), lm=ScriptedLM({}), overrides=[f"resume={out}", "lm=openai"])
     other = tmp_path / "other.txt"
     other.write_text("A different problem entirely. " * 5)
     with pytest.raises(RunInputError, match="its text differs"):
