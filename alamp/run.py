@@ -662,10 +662,8 @@ def run(
                 summary["verdict"] = _verdict_without_training(pred)
         if status in ("failed", "env_failed") and spec is None and _lm_was_down(pred):
             status = "lm_unavailable"
-        if summary.get("verdict") and summary["verdict"].get("policy_success") is not None and task is not None:
-            progress.line(bool(summary["verdict"].get("policy_success")), "grading", _grading_line(summary["verdict"]))
-        elif reference is not None and summary.get("verdict"):
-            progress.line(bool(summary["verdict"].get("policy_success")), "grading", _grading_line(summary["verdict"]))
+        if (task is not None or reference is not None) and summary.get("verdict"):
+            progress.line(grading_passed(summary["verdict"]), "grading", _grading_line(summary["verdict"]))
         summary.update(status=status, wall_time_s=round(time.perf_counter() - started, 3))
         summary["exit_code"] = int(exit_code_for_status(status))
         summary["next_steps"] = next_steps(cfg, status=status, summary=summary, run_path=path, task=task)
@@ -688,16 +686,31 @@ def _training_line(training: Mapping[str, Any]) -> str:
     return "  ".join(parts)
 
 
+def grading_passed(verdict: Mapping[str, Any]) -> bool:
+    """A trained run passes grading when its policy reaches the threshold; an untrained one (``train=false``)
+    when its environment agrees with the reference (fidelity >= 0.99)."""
+    if verdict.get("trained"):
+        return bool(verdict.get("policy_success"))
+    return verdict.get("fidelity") is not None and float(verdict["fidelity"]) >= 0.99
+
+
 def _grading_line(verdict: Mapping[str, Any]) -> str:
     ref = verdict.get("reference") or verdict.get("task_id")
     parts = []
     if verdict.get("reference_return") is not None:
         threshold = verdict.get("threshold")
         parts.append(f"return {verdict['reference_return']:.4g} on the reference (threshold {threshold})")
-    elif verdict.get("failed_level"):
-        parts.append(f"stopped at level {verdict['failed_level']}")
+    elif not verdict.get("coded"):
+        parts.append("no environment to grade")
+    elif not verdict.get("trained"):
+        parts.append("not trained")
     if verdict.get("fidelity") is not None:
         parts.append(f"fidelity {verdict['fidelity']:.2f}")
+    if verdict.get("coded") and verdict.get("fidelity") is None and verdict.get("messages"):
+        # why there is no fidelity (interface mismatch, a reference whose state cannot be set, the llm route)
+        reason = next((m for m in verdict["messages"] if "fidelity" in m or "interface" in m), None)
+        if reason:
+            parts.append(_one_line(reason, 200))
     return f"against {ref}: " + ", ".join(parts)
 
 
@@ -780,8 +793,7 @@ def next_steps(
 def ending_lines(summary: Mapping[str, Any], *, run_path: Path | str) -> list[str]:
     """The run's ending as plain lines: what passed, what failed and why, what to try, the status and exit code."""
     stages = summary.get("stages") or {}
-    passed = [name for name, record in stages.items() if record.get("status") == "ok" and
-              not (name in _ENV_STAGES and (summary.get("env") or {}).get("passed") is False)]
+    passed = [name for name, record in stages.items() if record.get("passed", record.get("status") == "ok")]
     lines = [f"run directory: {run_path}"]
     if passed:
         lines.append(f"passed: {', '.join(passed)}")
@@ -797,7 +809,7 @@ def ending_lines(summary: Mapping[str, Any], *, run_path: Path | str) -> list[st
         lines.append("not trained (train=false)")
     verdict = summary.get("verdict") or {}
     if verdict.get("graded", True) and verdict.get("threshold") is not None:
-        mark = "passed" if verdict.get("policy_success") else "failed"
+        mark = "passed" if grading_passed(verdict) else "failed"
         lines.append(f"{mark}: grading {_grading_line(verdict)}")
     if env.get("attempts"):
         lines.append(f"candidates: {len(env['attempts'])} attempt(s) kept in {Path(run_path) / 'candidates'}")
@@ -908,7 +920,11 @@ def _write_artifacts(directory: RunDir, pred: Any, *, reward_threshold: float | 
         # The chain reached the environment stage but nothing passed: env.py says so rather than going missing.
         directory.write_text("env.py", _failed_env_module(pred, spec_written=spec_source is not None))
     candidates = write_candidates(directory, attempts) if attempts else []
-    stages = {name: {k: v for k, v in record.items() if k != "output"} for name, record in pred.stages.items()}
+    stages = {}
+    for name, record in pred.stages.items():
+        failure = stage_failure(name, record)
+        stages[name] = {**{k: v for k, v in record.items() if k != "output"}, "passed": failure is None,
+                        "failure": failure}  # fmt: skip
     return {
         "stages": stages,
         "stage_status": pred.status,

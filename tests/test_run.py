@@ -199,6 +199,8 @@ def test_a_failed_environment_is_marked_failed_with_its_reason_and_every_candida
     cfg = _cfg(f"description_file={_description_file(tmp_path)}", "max_repairs=1", "num_candidates=2", "progress=true")
     summary = run(cfg, run_dir=out, lm=lm)
     assert summary["status"] == "env_failed" and summary["exit_code"] == ExitCode.ENV_FAILED
+    env_stage = json.loads((out / "run.json").read_text())["stages"]["env"]
+    assert env_stage["passed"] is False and "drift" in env_stage["failure"]
     progress = capsys.readouterr().err
     env_block = " ".join(progress.split("✗ env", 1)[1].split("✗")[0].split())
     assert "4 attempt(s), none passed" in env_block and "drift" in env_block
