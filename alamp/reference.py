@@ -232,7 +232,7 @@ def user_reference(
         registered = gym.spec(env_id)
     except gym.error.Error as exc:
         raise ReferenceOptionError(
-            f"reference={env_id}: {exc}; give a registered gymnasium id such as CartPole-v1"
+            f"reference={env_id}: {str(exc).rstrip('.')}; give a registered gymnasium id such as CartPole-v1"
         ) from exc
     probe = gym.make(env_id)
     try:
