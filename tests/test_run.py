@@ -212,6 +212,9 @@ def test_a_failed_environment_is_marked_failed_with_its_reason_and_every_candida
         assert record["passed"] is False and "drift" in (out / "candidates" / name / "check.txt").read_text()
     steps = " ".join(summary["next_steps"])
     assert "num_candidates=4" in steps and "lm=openai" in steps
+    # the attempts carry their assembled spec: the last one that got furthest is there to fix by hand
+    assert (out / "env_spec.json").is_file() and (out / "candidates" / "1-1" / "env_spec.json").is_file()
+    assert f"spec={out / 'env_spec.json'}" in steps and "candidate 1-1" in summary["env"]["spec_source"]
     ending = "\n".join(ending_lines(summary, run_path=out))
     assert "failed: env" in ending and "drift" in ending and "exit code 5" in ending
     assert "passed: parameter, objective, variable, constraint, modeling, sar" in ending
