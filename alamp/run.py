@@ -8,14 +8,20 @@ Examples::
     python -m alamp.run task=cartpole coding=llm max_repairs=3 # the Coding agent's route
     python -m alamp.run task=cartpole program=artifacts/alamp_local.json   # a compiled program
     python -m alamp.run resume=runs/20250101-120000_cartpole   # continue a killed run, no repeated LM calls
+    python -m alamp.run spec=runs/20250101-120000_cartpole/env_spec.json task=cartpole  # a hand-edited spec, no LM
+    python -m alamp.run description_file=my_problem.txt reference=CartPole-v1   # grade against your simulator
 
-Everything a run produces goes into its directory (see ``alamp.run_dir``). The run is strictly sequential: LM
-stages first, then training; the local LLM server is stopped before training so the two never share the CPU.
+Everything a run produces goes into its directory (see ``alamp.run_dir``), every environment candidate too
+(``candidates/<k>-<attempt>/``). The run is strictly sequential: LM stages first, then training; the local LLM
+server is stopped before training so the two never share the CPU. The process exits with
+``alamp.exit_codes.exit_code_for_status(status)``: 0 on success, a distinct non-zero code per kind of failure.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -23,10 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import dspy
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf, open_dict
 
+from alamp.exit_codes import ExitCode, exit_code_for_status
 from alamp.paths import conf_dir, project_root
-from alamp.program import ALAMP, ProgramSettings, SingleModelBaseline
+from alamp.program import ALAMP, PREDICTION_FIELDS, ProgramSettings, SingleModelBaseline
 from alamp.run_dir import RunDir, register_resolvers
 from alamp.sandbox import SandboxLimits
 
@@ -35,6 +42,7 @@ __all__ = [
     "run",
     "RunInputError",
     "build_program",
+    "ending_lines",
     "load_compiled",
     "resolve_program_path",
     "settings_from_config",
@@ -133,6 +141,9 @@ def resolve_program_path(cfg: DictConfig) -> Path | None:
 def resolve_input(cfg: DictConfig) -> tuple[str, Any | None, str]:
     """The description, the task (or None) and a label for the run.
 
+    With ``spec=`` alone the description is the ``description.txt`` beside the spec file (a run directory's), or
+    empty.
+
     Raises:
         RunInputError: Unknown task id (the known ids are listed), missing description file, or no input.
     """
@@ -152,19 +163,260 @@ def resolve_input(cfg: DictConfig) -> tuple[str, Any | None, str]:
         if not text:
             raise RunInputError(f"description_file={path} is empty; write the decision problem in it")
         return text + "\n", None, path.stem
-    raise RunInputError("no input: pass task=<id> (see data/tasks/) or description_file=PATH")
+    if cfg.get("spec"):
+        beside = Path(str(cfg.spec)).expanduser().parent / "description.txt"
+        text = beside.read_text(encoding="utf-8") if beside.is_file() else ""
+        return text, None, Path(str(cfg.spec)).expanduser().parent.name or "spec"
+    raise RunInputError(
+        "no input: pass task=<id> (see data/tasks/), description_file=PATH, spec=PATH/env_spec.json or resume=DIR"
+    )
+
+
+# Options whose value shaped the stages a run already finished: a resumed run must keep them. Everything else
+# (train, trainer, logger, progress, reference*, lm_cache, the LM server's knobs) only affects what comes next.
+_STAGE_OPTIONS = (
+    "task", "spec", "program", "max_repairs", "num_candidates", "candidate_temperature", "seed", "seed_sampling",
+    "seed_temperature", "pipeline", "coding.name", "lm.model", "lm.backend", "lm.temperature", "lm.max_tokens",
+)  # fmt: skip
+
+
+def _select(cfg: Any, key: str) -> Any:
+    value = OmegaConf.select(cfg, key, default=None) if isinstance(cfg, DictConfig) else None
+    return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else value
+
+
+def _given_keys(overrides: list[str] | None) -> set[str] | None:
+    """The top-level or dotted keys the command line set (None: unknown, every non-null option counts)."""
+    if overrides is None:
+        return None
+    return {item.split("=", 1)[0].lstrip("+~") for item in overrides}
+
+
+def _compared_options(given: set[str] | None, cfg: DictConfig) -> list[str]:
+    """The options a resumed run must keep that the command line set, at the depth it set them: ``lm=openai``
+    compares ``lm.model`` (and the other ``lm.*`` of ``_STAGE_OPTIONS``), ``pipeline.check_steps=300`` compares
+    just that. Without the command line (``given`` None), every non-null option of ``_STAGE_OPTIONS``."""
+    if given is None:
+        return [key for key in _STAGE_OPTIONS if _select(cfg, key) is not None]
+    keys: list[str] = []
+    for override in sorted(given):
+        for key in _STAGE_OPTIONS:
+            if override == key or key.startswith(override + "."):
+                keys.append(key)
+            elif override.startswith(key + "."):
+                keys.append(override)
+    return [key for key in dict.fromkeys(keys) if not (key in ("task", "spec") and _select(cfg, key) is None)]
+
+
+def resume_config(
+    cfg: DictConfig, *, overrides: list[str] | None = None
+) -> tuple[DictConfig, str, Any | None, str]:
+    """The configuration, description, task and label of the run ``resume=DIR`` continues.
+
+    The run's own ``config.yaml`` and ``description.txt`` are read; options given now that shaped its finished
+    stages (``_STAGE_OPTIONS``, and the description) must equal the saved ones, others (``train``, ``trainer``,
+    ``logger``, ``reference``...) take the new value.
+
+    Args:
+        cfg: The composed config (with ``resume``).
+        overrides: The command line's overrides (``key=value``), to tell given options from defaults; None: every
+            non-null option of ``cfg`` counts as given.
+
+    Raises:
+        RunInputError: The directory is missing or no run directory, or an option or the description differs.
+    """
+    path = Path(str(cfg.resume)).expanduser()
+    if not path.is_dir():
+        raise RunInputError(f"resume={path}: no such directory; pass the directory of a run (runs/<time>_<label>)")
+    saved_config, saved_text = path / "config.yaml", path / "description.txt"
+    missing = [p.name for p in (path / "run.json", saved_config, saved_text) if not p.is_file()]
+    if missing:
+        raise RunInputError(
+            f"resume={path}: not a run directory written by python -m alamp.run (missing {', '.join(missing)})"
+        )
+    try:
+        saved = OmegaConf.create(saved_config.read_text(encoding="utf-8"))
+    except Exception as exc:  # a corrupt file: say which
+        raise RunInputError(f"resume={path}: {saved_config} is not readable YAML ({exc})") from exc
+    description = saved_text.read_text(encoding="utf-8")
+    given = _given_keys(overrides)
+    differences = []
+    for key in _compared_options(given, cfg):
+        now, before = _select(cfg, key), _select(saved, key)
+        if now != before:
+            differences.append(f"{key}={now!r} (the run used {before!r})")
+    if cfg.get("description_file") and (given is None or "description_file" in given):
+        new_path = Path(str(cfg.description_file)).expanduser()
+        if not new_path.is_file() or new_path.read_text(encoding="utf-8").strip() != description.strip():
+            differences.append(f"description_file={new_path} (its text differs from {saved_text})")
+    if differences:
+        raise RunInputError(
+            f"resume={path} cannot change what its finished stages were built from: {'; '.join(differences)}. "
+            "Drop these options to continue the run as it was, or start a new run. (train, trainer, logger and "
+            "reference may change on resume.)"
+        )
+    effective = OmegaConf.create(OmegaConf.to_container(cfg, resolve=False))
+    with open_dict(effective):
+        for key in ("task", "description_file", "spec", "program", "max_repairs", "num_candidates",
+                    "candidate_temperature", "seed", "seed_sampling", "seed_temperature", "pipeline", "coding"):
+            if saved.get(key) is not None or key in ("task", "description_file", "spec"):
+                OmegaConf.update(effective, key, saved.get(key), force_add=True, merge=False)
+        for key in ("model", "backend", "temperature", "max_tokens"):
+            if OmegaConf.select(saved, f"lm.{key}") is not None:
+                OmegaConf.update(effective, f"lm.{key}", OmegaConf.select(saved, f"lm.{key}"), force_add=True)
+    task = None
+    if saved.get("task"):
+        from alamp.tasks import load_task
+
+        task = load_task(str(saved.task))
+    label = (task.id if task is not None else None) or _saved_label(path) or path.name
+    return effective, description, task, label
+
+
+def _saved_label(path: Path) -> str | None:
+    try:
+        return json.loads((path / "run.json").read_text(encoding="utf-8")).get("label")
+    except (OSError, ValueError):
+        return None
+
+
+def load_spec_file(path: str | Path) -> Any:
+    """The ``EnvSpec`` in a JSON file (``spec=``), compiled once to find every problem.
+
+    Raises:
+        RunInputError: Missing file, not JSON, not an environment spec, or a spec that does not compile; the
+            message names the file and each problem.
+    """
+    from pydantic import ValidationError
+
+    from alamp.schema import EnvSpec
+    from alamp.spec import SpecError, compile_spec
+
+    path = Path(str(path)).expanduser()
+    if not path.is_file():
+        raise RunInputError(f"spec={path} does not exist; give an env_spec.json (a run directory has one)")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise RunInputError(f"spec={path} is not valid JSON: {exc}") from exc
+    try:
+        spec = EnvSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or '(top)'}: {e['msg']}" for e in exc.errors())
+        raise RunInputError(f"spec={path} is not an environment spec: {problems}") from exc
+    try:
+        compile_spec(spec)
+    except SpecError as exc:
+        listed = "\n".join(f"  - {p}" for p in exc.problems)
+        raise RunInputError(f"spec={path} does not compile; fix these and run again:\n{listed}") from exc
+    return spec
+
+
+def _spec_prediction(spec: Any, *, seed: int, check_steps: int) -> Any:
+    """A prediction built from a given spec, with no LM: compiled, checked, emitted (``spec=``)."""
+    from alamp.executor import actions_change_anything, check_env_factory
+    from alamp.schema.agents import ExecutionReport
+    from alamp.spec import compile_spec, emit_python
+
+    started = time.perf_counter()
+    compiled = compile_spec(spec)
+    report = check_env_factory(compiled.make_env, sar=None, n_steps=check_steps, seed=seed)
+    if report.passed and not actions_change_anything(compiled.make_env, seed=seed):
+        report = ExecutionReport(
+            passed=False, stage_failed="actions",
+            error="the actions have no effect: from every sampled state, each action gives the same next state and "
+                  "reward; make the updates read what the actions set", seconds=report.seconds,
+        )  # fmt: skip
+    attempt = {"route": "compiler", "candidate": 0, "attempt": 0, "passed": report.passed,
+               "stage_failed": report.stage_failed, "error": report.error, "spec": spec.model_dump(mode="json")}
+    record = {"stage": "spec", "status": "ok", "error": "", "seconds": round(time.perf_counter() - started, 3),
+              "lm": {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "cache_hits": 0}, "lm_by_agent": {},
+              "env_passed": report.passed}  # fmt: skip
+    values = dict.fromkeys(PREDICTION_FIELDS)
+    values.update(
+        env_spec=spec, code=emit_python(spec) if report.passed else None,
+        coding_path="compiler" if report.passed else None, env_passed=report.passed, env_report=report,
+        attempts=[attempt], notes=["spec= : no agent ran"],
+        status="ok" if report.passed else "env_failed", failed_stage=None if report.passed else "env",
+        error="" if report.passed else f"the spec failed the {report.stage_failed} check: {report.error}",
+        stages={"spec": record},
+    )  # fmt: skip
+    return dspy.Prediction(**values)
+
+
+def _reference(cfg: DictConfig, task: Any | None) -> Any | None:
+    """``reference=`` resolved (None when not given).
+
+    Raises:
+        RunInputError: Given together with ``task=`` (a task has its reference), or unusable options.
+    """
+    if not cfg.get("reference"):
+        for key in ("reference_obs_order", "reference_action_order", "reference_threshold"):
+            if cfg.get(key) is not None:
+                raise RunInputError(f"{key}= needs reference=<gymnasium id> (the environment to grade against)")
+        return None
+    if task is not None:
+        raise RunInputError(
+            f"reference={cfg.reference} with task={task.id}: a task is graded against its own reference "
+            f"({task.reference.env_id}); use reference= with description_file= or spec="
+        )
+    from alamp.reference import ReferenceOptionError, user_reference
+
+    def listed(key: str) -> list[int] | None:
+        value = cfg.get(key)
+        if value is None:
+            return None
+        return [int(v) for v in (OmegaConf.to_container(value) if isinstance(value, ListConfig) else value)]
+
+    try:
+        return user_reference(
+            str(cfg.reference),
+            obs_order=listed("reference_obs_order"),
+            action_order=listed("reference_action_order"),
+            threshold=None if cfg.get("reference_threshold") is None else float(cfg.reference_threshold),
+            episodes=int(cfg.get("reference_episodes", 100)),
+            seed=int(cfg.seed),
+        )
+    except (ReferenceOptionError, ValueError, TypeError) as exc:
+        raise RunInputError(str(exc)) from exc
 
 
 # --- progress ---------------------------------------------------------------------------------------------------
 
+#: Stages whose record says ``ok`` even when no environment passed: their output's ``env_passed`` decides the mark.
+_ENV_STAGES = ("env", "coding", "single_model", "single_model_code", "spec")
+
+
+def stage_failure(stage: str, record: Mapping[str, Any]) -> str | None:
+    """Why a finished stage failed (None if it passed): its error, or for an environment stage whose candidates
+    all failed their checks, the last checker message."""
+    if record.get("status") not in (None, "ok"):
+        return str(record.get("error") or "failed")
+    if stage in _ENV_STAGES:
+        output = record.get("output") or {}
+        passed = output.get("env_passed", record.get("env_passed"))
+        if passed is False:
+            attempts = output.get("attempts") or []
+            last = next((a for a in reversed(attempts) if a.get("error")), {})
+            report = output.get("env_report") or {}
+            reason = last.get("error") or report.get("error") or "no candidate passed the checks"
+            where = f" ({last.get('stage_failed')} check)" if last.get("stage_failed") else ""
+            return f"{len(attempts)} attempt(s), none passed{where}: {reason}"
+    return None
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    line = " ".join(str(text).split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
 
 class _Progress:
-    """Per-stage progress on the terminal (rich): a spinner while a stage runs, one line when it ends."""
+    """Per-stage progress on the terminal (rich): a spinner while a stage runs, one honest line when it ends."""
 
     def __init__(self, enabled: bool) -> None:
         from rich.console import Console
 
-        self.console = Console(stderr=True, quiet=not enabled)
+        self.console = Console(stderr=True, quiet=not enabled, highlight=False)
         self._status: Any = None
 
     def start(self, stage: str) -> None:
@@ -174,13 +426,24 @@ class _Progress:
 
     def end(self, stage: str, record: Mapping[str, Any]) -> None:
         self.stop()
+        from rich.markup import escape
+
         lm = record.get("lm") or {}
-        mark = "[green]✓[/green]" if record.get("status") == "ok" else "[red]✗[/red]"
+        failure = stage_failure(stage, record)
+        mark = "[red]✗[/red]" if failure else "[green]✓[/green]"
         tokens = int(lm.get("prompt_tokens", 0)) + int(lm.get("completion_tokens", 0))
         self.console.print(
             f"{mark} {stage:<18} {record.get('seconds', 0):7.1f} s  {lm.get('calls', 0)} LM call(s)  {tokens} tokens"
-            + (f"  [red]{str(record.get('error'))[:200]}[/red]" if record.get("error") else "")
         )
+        if failure:
+            self.console.print(f"  [red]{escape(_one_line(failure, 300))}[/red]")
+
+    def line(self, passed: bool, stage: str, text: str) -> None:
+        from rich.markup import escape
+
+        self.stop()
+        mark = "[green]✓[/green]" if passed else "[red]✗[/red]"
+        self.console.print(f"{mark} {stage:<18} {escape(text)}")
 
     def note(self, text: str) -> None:
         self.stop()
@@ -243,20 +506,58 @@ def _stop_lm_server() -> None:
     stop_local_server()
 
 
-def run(cfg: DictConfig, *, run_dir: Path | None = None, lm: dspy.LM | None = None) -> dict[str, Any]:
+# Error names (litellm's, alamp.lm's) that mean the LM itself was unreachable, not that its answer was bad.
+_LM_DOWN = re.compile(
+    r"\b(APIConnectionError|ServiceUnavailableError|InternalServerError|BadGatewayError|Timeout|RateLimitError|"
+    r"AuthenticationError|PermissionDeniedError|ServerDiedError|ServerStartError|MissingAPIKeyError|"
+    r"ConnectionRefusedError|ConnectError)\b"
+)
+
+
+def _lm_was_down(pred: Any) -> bool:
+    """Whether the chain stopped because the LM could not be reached (every failure an LM transport error)."""
+    if pred.status == "failed":
+        return bool(_LM_DOWN.search(str(pred.error or "")[:400]))
+    if pred.status == "env_failed":
+        attempts = pred.attempts or []
+        return bool(attempts) and all(
+            a.get("stage_failed") == "agent" and _LM_DOWN.search(str(a.get("error") or "")[:400]) for a in attempts
+        )
+    return False
+
+
+def run(
+    cfg: DictConfig,
+    *,
+    run_dir: Path | None = None,
+    lm: dspy.LM | None = None,
+    overrides: list[str] | None = None,
+) -> dict[str, Any]:
     """Run the whole pipeline as configured and return the run summary (also written to ``run.json``).
+
+    The summary's ``status`` is one of ``ok``, ``failed`` (an agent before the environment), ``env_failed``,
+    ``train_failed``, ``policy_failed`` (trained, but below the reference's threshold) and ``lm_unavailable``;
+    ``exit_code`` is ``alamp.exit_codes.exit_code_for_status(status)``; ``next_steps`` say what to try.
 
     Args:
         cfg: The composed config (``conf/run.yaml``).
         run_dir: Where to write (default: ``resume``, else Hydra's output directory).
         lm: An LM to use instead of configuring one from ``cfg.lm`` (tests pass a scripted fake).
+        overrides: The command line's ``key=value`` overrides (tells a resumed run which options were given).
 
     Raises:
         RunInputError: The input is unusable (the message says how to fix it).
+        alamp.lm.errors.LMSetupError: The configured LM could not be set up (no key, no model, server down).
     """
     started = time.perf_counter()
-    description, task, label = resolve_input(cfg)
-    path = Path(cfg.resume) if cfg.get("resume") else run_dir or _hydra_output_dir()
+    if cfg.get("resume"):
+        cfg, description, task, label = resume_config(cfg, overrides=overrides)
+        path = Path(str(cfg.resume)).expanduser()
+    else:
+        description, task, label = resolve_input(cfg)
+        path = run_dir or _hydra_output_dir()
+    spec = load_spec_file(cfg.spec) if cfg.get("spec") else None
+    reference = _reference(cfg, task)
     progress = _Progress(bool(cfg.get("progress", True)))
     directory = RunDir(path, on_stage_start=progress.start, on_stage_end=progress.end)
     resumed = bool(directory.completed_stages())
@@ -265,21 +566,37 @@ def run(cfg: DictConfig, *, run_dir: Path | None = None, lm: dspy.LM | None = No
     directory.write_text("description.txt", description)
     directory.write_text("config.yaml", OmegaConf.to_yaml(cfg, resolve=True))
 
-    program = build_program(cfg)
-    from alamp.lm.cache import configure_lm_cache
+    active_lm: dspy.LM | None = None
+    program = None
+    if spec is None:
+        try:
+            program = build_program(cfg)
+        except RunInputError as exc:
+            _record_early_failure(directory, "bad_input", str(exc), [])
+            raise
+        from alamp.lm.cache import configure_lm_cache
+        from alamp.lm.errors import LMSetupError
 
-    configure_lm_cache(cfg.get("lm_cache"))
-    active_lm = lm if lm is not None else _configure_lm(cfg)
-    if lm is not None:
-        dspy.configure(lm=lm)
+        configure_lm_cache(cfg.get("lm_cache"))
+        try:
+            active_lm = lm if lm is not None else _configure_lm(cfg)
+        except LMSetupError as exc:
+            _record_early_failure(directory, "lm_unavailable", f"the LM could not be set up: {exc}", [
+                "`make check` tests the embedded model; for a hosted one set the key variable its conf/lm/*.yaml "
+                "names (api_key_env)", f"then: python -m alamp.run resume={path}"])
+            raise
+        if lm is not None:
+            dspy.configure(lm=lm)
     directory.update(
         task=task.id if task is not None else None,
         label=label,
-        pipeline=cfg.pipeline.name,
-        coding=cfg.coding.name,
+        pipeline=cfg.pipeline.name if spec is None else "spec",
+        coding=cfg.coding.name if spec is None else "compiler",
         seed=int(cfg.seed),
-        program=str(resolve_program_path(cfg) or "") or None,
-        lm_config=_lm_description(cfg, active_lm),
+        program=(str(resolve_program_path(cfg) or "") or None) if spec is None else None,
+        spec_file=str(cfg.spec) if spec is not None else None,
+        reference=reference.env_id if reference is not None else None,
+        lm_config=_lm_description(cfg, active_lm) if spec is None else None,
         status="running",
         resumed=resumed,
     )
@@ -290,16 +607,23 @@ def run(cfg: DictConfig, *, run_dir: Path | None = None, lm: dspy.LM | None = No
         cfg.get("logger"),
         config=OmegaConf.to_container(cfg, resolve=True),
         job_type="run",
-        name=f"{label}-{cfg.pipeline.name}",
+        name=f"{label}-{cfg.pipeline.name if spec is None else 'spec'}",
         directory=path,
     ) as tracker:
-        pred = program(description=description, name=label, recorder=directory)
+        if spec is None:
+            pred = program(description=description, name=label, recorder=directory)
+        else:
+            pred = _spec_prediction(spec, seed=int(cfg.seed), check_steps=int(cfg.pipeline.check_steps))
+            progress.end("spec", {**pred.stages["spec"], "output": {"env_passed": pred.env_passed,
+                                                                    "attempts": pred.attempts}})
         progress.stop()
-        summary = _write_artifacts(directory, pred)
+        threshold = task.reference.success_threshold if task is not None else (
+            reference.threshold if reference is not None else None)
+        summary = _write_artifacts(directory, pred, reward_threshold=threshold)
         tracker.log_stage_outputs(pred.stages)
 
         if pred.env_passed and cfg.get("train", True):
-            if cfg.get("stop_lm_before_training", True) and lm is None:
+            if cfg.get("stop_lm_before_training", True) and lm is None and spec is None:
                 _stop_lm_server()
             progress.start("training")
             from alamp.pipeline import train_and_grade
@@ -312,26 +636,91 @@ def run(cfg: DictConfig, *, run_dir: Path | None = None, lm: dspy.LM | None = No
                 train_limits=_limits(cfg.coding.get("train_sandbox")),
                 seed=int(cfg.seed),
             )
-            progress.stop()
-            summary["training"] = outcome.get("training")
+            training = outcome.get("training") or {}
+            progress.line(bool(training.get("trained")), "training", _training_line(training))
+            summary["training"] = training
             summary["verdict"] = outcome.get("verdict")
-            if outcome.get("training", {}).get("curve"):
-                tracker.log_training_curve(outcome["training"]["curve"])
-            if outcome.get("verdict"):
-                tracker.log_verdict(outcome["verdict"])
+            if reference is not None and training.get("trained"):
+                summary["verdict"] = _grade_reference(pred, training, reference, seed=int(cfg.seed))
+            if training.get("curve"):
+                tracker.log_training_curve(training["curve"])
+            if summary["verdict"]:
+                tracker.log_verdict(summary["verdict"])
             status = outcome.get("status", "ok")
+            verdict = summary["verdict"] or {}
+            if status == "ok" and verdict.get("graded", True) and verdict and not verdict.get("policy_success"):
+                status = "policy_failed"
         else:
             status = pred.status
             if task is not None:
                 from alamp.pipeline import grade_prediction
 
                 summary["verdict"] = grade_prediction(pred=pred, task=task)
+            elif reference is not None:
+                summary["verdict"] = _grade_reference(pred, None, reference, seed=int(cfg.seed))
             else:
                 summary["verdict"] = _verdict_without_training(pred)
+        if status in ("failed", "env_failed") and spec is None and _lm_was_down(pred):
+            status = "lm_unavailable"
+        if (task is not None or reference is not None) and summary.get("verdict"):
+            progress.line(grading_passed(summary["verdict"]), "grading", _grading_line(summary["verdict"]))
         summary.update(status=status, wall_time_s=round(time.perf_counter() - started, 3))
+        summary["exit_code"] = int(exit_code_for_status(status))
+        summary["next_steps"] = next_steps(cfg, status=status, summary=summary, run_path=path, task=task)
         directory.update(**summary)
-    progress.note(f"run directory: {path}  status: {status}")
     return directory.summary
+
+
+def _record_early_failure(directory: RunDir, status: str, error: str, steps: list[str]) -> None:
+    """``run.json`` of a run stopped before its first stage: its status, reason and exit code."""
+    directory.update(status=status, error=error, exit_code=int(exit_code_for_status(status)), next_steps=steps)
+
+
+def _training_line(training: Mapping[str, Any]) -> str:
+    if not training.get("trained"):
+        return _one_line(training.get("error") or "training failed")
+    best = training.get("best_eval_mean")
+    parts = [f"{float(training.get('seconds') or 0):.1f} s", f"{training.get('steps') or 0} steps"]
+    if best is not None:
+        parts.append(f"best eval return {best:.4g} on the generated environment")
+    return "  ".join(parts)
+
+
+def grading_passed(verdict: Mapping[str, Any]) -> bool:
+    """A trained run passes grading when its policy reaches the threshold; an untrained one (``train=false``)
+    when its environment agrees with the reference (fidelity >= 0.99)."""
+    if verdict.get("trained"):
+        return bool(verdict.get("policy_success"))
+    return verdict.get("fidelity") is not None and float(verdict["fidelity"]) >= 0.99
+
+
+def _grading_line(verdict: Mapping[str, Any]) -> str:
+    ref = verdict.get("reference") or verdict.get("task_id")
+    parts = []
+    if verdict.get("reference_return") is not None:
+        threshold = verdict.get("threshold")
+        parts.append(f"return {verdict['reference_return']:.4g} on the reference (threshold {threshold})")
+    elif not verdict.get("coded"):
+        parts.append("no environment to grade")
+    elif not verdict.get("trained"):
+        parts.append("not trained")
+    if verdict.get("fidelity") is not None:
+        parts.append(f"fidelity {verdict['fidelity']:.2f}")
+    if verdict.get("coded") and verdict.get("fidelity") is None and verdict.get("messages"):
+        # why there is no fidelity (interface mismatch, a reference whose state cannot be set, the llm route)
+        reason = next((m for m in verdict["messages"] if "fidelity" in m or "interface" in m), None)
+        if reason:
+            parts.append(_one_line(reason, 200))
+    return f"against {ref}: " + ", ".join(parts)
+
+
+def _grade_reference(pred: Any, training: Mapping[str, Any] | None, reference: Any, *, seed: int) -> dict[str, Any]:
+    """The verdict against a ``reference=`` environment (compiler route: with fidelity)."""
+    from alamp.pipeline import _outcome
+    from alamp.reference import grade_against_reference
+
+    return grade_against_reference(reference=reference, outcome=_outcome(pred, dict(training) if training else None),
+                                   seed=seed)
 
 
 def _verdict_without_training(pred: Any) -> dict[str, Any]:
@@ -348,30 +737,194 @@ def _verdict_without_training(pred: Any) -> dict[str, Any]:
     }
 
 
-def _failed_env_module(pred: Any) -> str:
-    """A placeholder ``env.py`` for a run whose environment never passed the checks, with the last error."""
+# --- the ending -------------------------------------------------------------------------------------------------
+
+
+def next_steps(
+    cfg: DictConfig, *, status: str, summary: Mapping[str, Any], run_path: Path, task: Any | None
+) -> list[str]:
+    """Concrete things to try after a run, as commands where possible (empty on success)."""
+    given = f"task={task.id}" if task is not None else (
+        f"description_file={cfg.description_file}" if cfg.get("description_file") else "")
+    spec_file = run_path / "env_spec.json"
+    with_spec = f"python -m alamp.run spec={spec_file}" + (f" task={task.id}" if task is not None else "")
+    steps: list[str] = []
+    if status == "lm_unavailable":
+        backend = cfg.lm.get("backend")
+        steps.append("the LM could not be reached: `make check` tests the embedded model; for a hosted one check its "
+                     "key variable (conf/lm/<backend>.yaml api_key_env) and network" if backend == "local" else
+                     f"the LM ({backend}) could not be reached: check its api_base, key and network, then resume")
+        steps.append(f"python -m alamp.run resume={run_path}   (finished stages are not asked again)")
+    elif status == "failed":
+        failed = summary.get("failed_stage") or "an agent"
+        steps.append(f"{failed} gave no usable answer: sample it more often (pipeline.stage_retries=3) or use a "
+                     f"larger model (lm=openai, lm=vllm, or +pipeline.agent_lm.{failed}=openai for this agent only)")
+        steps.append("state the problem more explicitly in the description (quantities with values, the observations "
+                     "and actions in order, when an episode ends)")
+    elif status == "env_failed":
+        candidates = max(4, int(cfg.get("num_candidates", 1)) * 2)
+        repairs = max(3, int(cfg.get("max_repairs", 2)) + 1)
+        steps.append(f"python -m alamp.run {given} num_candidates={candidates} max_repairs={repairs}   "
+                     "(more samples of the Env agent)")
+        steps.append(f"a larger model for the environment only: python -m alamp.run {given} "
+                     "+pipeline.agent_lm.env=openai   (or lm=openai for every agent)")
+        if spec_file.exists():
+            steps.append(f"fix the spec by hand: edit {spec_file} (the checker's message is in candidates/*/check.txt)"
+                         f", then {with_spec}")
+    elif status == "train_failed":
+        steps.append("training failed (see run.json training.error); a smaller budget first: trainer=fast")
+    elif status == "policy_failed":
+        verdict = summary.get("verdict") or {}
+        if verdict.get("fidelity") is not None and verdict["fidelity"] < 0.99:
+            steps.append(f"the environment's dynamics disagree with the reference (fidelity {verdict['fidelity']:.2f}):"
+                         f" compare {spec_file} with the description, fix it, then {with_spec}")
+        steps.append("train longer or tune: trainer.dqn.total_timesteps=200000, or trainer=tune")
+        if not cfg.get("spec"):
+            steps.append(f"other samples of the agents: python -m alamp.run {given} seed=1   "
+                         "(or a larger model: lm=openai)")
+    elif status == "ok" and not summary.get("training") and summary.get("env", {}).get("passed") and \
+            not cfg.get("train", True):
+        steps.append(f"train a policy on it: python -m alamp.run resume={run_path} train=true")
+    elif status == "ok" and task is None and not cfg.get("reference") and summary.get("training"):
+        steps.append("grade it against a simulator you have: add reference=<gymnasium id> (e.g. reference=CartPole-v1)")
+    return steps
+
+
+def ending_lines(summary: Mapping[str, Any], *, run_path: Path | str) -> list[str]:
+    """The run's ending as plain lines: what passed, what failed and why, what to try, the status and exit code."""
+    stages = summary.get("stages") or {}
+    passed = [name for name, record in stages.items() if record.get("passed", record.get("status") == "ok")]
+    lines = [f"run directory: {run_path}"]
+    if passed:
+        lines.append(f"passed: {', '.join(passed)}")
+    env = summary.get("env") or {}
+    failed_stage = summary.get("failed_stage")
+    if failed_stage:
+        reason = summary.get("error") or ""
+        lines.append(f"failed: {failed_stage} — {_one_line(reason, 400)}")
+    training = summary.get("training") or {}
+    if training:
+        lines.append(("trained: " if training.get("trained") else "failed: training — ") + _training_line(training))
+    elif (summary.get("env") or {}).get("passed") and not failed_stage:
+        lines.append("not trained (train=false)")
+    verdict = summary.get("verdict") or {}
+    if verdict.get("graded", True) and verdict.get("threshold") is not None:
+        mark = "passed" if grading_passed(verdict) else "failed"
+        lines.append(f"{mark}: grading {_grading_line(verdict)}")
+    if env.get("attempts"):
+        lines.append(f"candidates: {len(env['attempts'])} attempt(s) kept in {Path(run_path) / 'candidates'}")
+    for step in summary.get("next_steps") or []:
+        lines.append(f"next: {step}")
+    status = summary.get("status", "?")
+    lines.append(f"status: {status} (exit code {summary.get('exit_code', int(exit_code_for_status(status)))})")
+    return lines
+
+
+# --- the run directory's files ------------------------------------------------------------------------------------
+
+
+def _failed_env_module(pred: Any, *, spec_written: bool) -> str:
+    """A placeholder ``env.py`` for a run whose environment never passed the checks, with the last error.
+
+    The error (agent-influenced text) is written as a string literal (``repr``), never inside a docstring.
+    """
     last = (pred.attempts or [{}])[-1]
-    error = str(last.get("error") or pred.error or "no candidate was produced").replace('"""', "'''")
-    route = last.get("route", pred.coding_path)
+    error = str(last.get("error") or pred.error or "no candidate was produced")
+    route = str(last.get("route", pred.coding_path))
+    fix = ("The last assembled spec is in env_spec.json beside this file: edit it, then run\n"
+           "python -m alamp.run spec=<this directory>/env_spec.json\n") if spec_written else ""
     return (
-        f'"""No environment passed alamp\'s checks in this run (route: {route}).\n\n'
-        f"Last checker error (the repair step saw it too):\n\n{error}\n"
-        '"""\n\nraise SystemExit("this run produced no working environment; see run.json and stages/env.json")\n'
+        '"""No environment passed alamp\'s checks in this run.\n\n'
+        "Every candidate and its checker message is in candidates/ beside this file.\n" + fix + '"""\n\n'
+        f"ROUTE = {route!r}\nLAST_CHECKER_ERROR = {error!r}\n\n"
+        'raise SystemExit("this run produced no working environment; last checker error:\\n" + LAST_CHECKER_ERROR)\n'
     )
 
 
-def _write_artifacts(directory: RunDir, pred: Any) -> dict[str, Any]:
-    """mdp.md, env.py and the run summary's stage, route and LM fields."""
+# How far each check gets: a candidate that failed a later check is the better one to hand a person.
+_CHECK_ORDER = ("agent", "spec", "import", "construct", "check_env", "step", "spaces", "actions")
+
+
+def _best_failed_spec(attempts: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The assembled spec of the candidate that got furthest (the last among equals), and its attempt."""
+    best: tuple[int, int] | None = None
+    chosen = None
+    for index, attempt in enumerate(attempts):
+        if not attempt.get("spec"):
+            continue
+        stage = attempt.get("stage_failed")
+        rank = (_CHECK_ORDER.index(stage) if stage in _CHECK_ORDER else len(_CHECK_ORDER), index)
+        if best is None or rank >= best:
+            best, chosen = rank, attempt
+    return (chosen.get("spec"), chosen) if chosen else (None, None)
+
+
+def _candidate_name(attempt: Mapping[str, Any], taken: set[str]) -> str:
+    name = f"{attempt.get('candidate', 0)}-{attempt.get('attempt', 0)}"
+    if name in taken:
+        name = f"{name}-{attempt.get('route') or 'other'}"
+    while name in taken:
+        name += "x"
+    taken.add(name)
+    return name
+
+
+def write_candidates(directory: RunDir, attempts: list[dict[str, Any]]) -> list[str]:
+    """Every candidate and attempt under ``candidates/<k>-<attempt>/``: ``attempt.json`` (route, checks, error),
+    ``check.txt`` (the checker's message), ``env_spec.json`` (when the attempt carries its ``spec``) and
+    ``env.py`` (when it carries generated ``code``). Returns the directory names, in attempt order."""
+    names: list[str] = []
+    taken: set[str] = set()
+    for attempt in attempts:
+        name = _candidate_name(attempt, taken)
+        names.append(name)
+        base = f"candidates/{name}"
+        record = {k: v for k, v in attempt.items() if k not in ("spec", "code")}
+        directory.write_json(f"{base}/attempt.json", record)
+        message = "passed every check\n" if attempt.get("passed") else (
+            f"failed the {attempt.get('stage_failed') or '?'} check:\n\n{attempt.get('error') or ''}\n")
+        directory.write_text(f"{base}/check.txt", message)
+        if attempt.get("spec"):
+            directory.write_json(f"{base}/env_spec.json", attempt["spec"])
+        if attempt.get("code"):
+            directory.write_text(f"{base}/env.py", str(attempt["code"]))
+    return names
+
+
+def _write_artifacts(directory: RunDir, pred: Any, *, reward_threshold: float | None = None) -> dict[str, Any]:
+    """mdp.md, env.py, env_spec.json, candidates/ and the run summary's stage, route and LM fields."""
+    attempts = list(pred.attempts or [])
     if pred.mdp is not None:
         directory.write_text("mdp.md", pred.mdp.to_latex())
-    if pred.code:
-        directory.write_text("env.py", pred.code)
-    elif pred.mdp is not None:
-        # The chain reached the environment stage but nothing passed: env.py says so rather than going missing.
-        directory.write_text("env.py", _failed_env_module(pred))
+    spec_source = None
     if pred.env_spec is not None:
         directory.write_json("env_spec.json", pred.env_spec)
-    stages = {name: {k: v for k, v in record.items() if k != "output"} for name, record in pred.stages.items()}
+        spec_source = "passed" if pred.env_passed else "assembled"
+    else:
+        best, attempt = _best_failed_spec(attempts)
+        if best is not None:
+            directory.write_json("env_spec.json", best)
+            spec_source = f"candidate {attempt.get('candidate', 0)}-{attempt.get('attempt', 0)} " \
+                          f"(failed the {attempt.get('stage_failed')} check)"
+    code = pred.code
+    if pred.env_passed and pred.coding_path == "compiler" and pred.env_spec is not None:
+        from alamp.spec import emit_python
+
+        try:  # re-emitted with the threshold the run is graded against, so env.py registers it
+            code = emit_python(pred.env_spec, reward_threshold=reward_threshold)
+        except Exception as exc:  # the program's own emission stands
+            log.warning("could not emit env.py with the reward threshold: %s", exc)
+    if code:
+        directory.write_text("env.py", code)
+    elif pred.mdp is not None or attempts:
+        # The chain reached the environment stage but nothing passed: env.py says so rather than going missing.
+        directory.write_text("env.py", _failed_env_module(pred, spec_written=spec_source is not None))
+    candidates = write_candidates(directory, attempts) if attempts else []
+    stages = {}
+    for name, record in pred.stages.items():
+        failure = stage_failure(name, record)
+        stages[name] = {**{k: v for k, v in record.items() if k != "output"}, "passed": failure is None,
+                        "failure": failure}  # fmt: skip
     return {
         "stages": stages,
         "stage_status": pred.status,
@@ -381,12 +934,18 @@ def _write_artifacts(directory: RunDir, pred: Any) -> dict[str, Any]:
             "passed": pred.env_passed,
             "coding_path": pred.coding_path,
             "report": pred.env_report,
-            "attempts": pred.attempts,
-            "repairs": max(0, len(pred.attempts) - 1) if pred.attempts else 0,
+            "attempts": [{k: v for k, v in a.items() if k not in ("spec", "code")} for a in attempts],
+            "candidates": candidates,
+            "spec_file": "env_spec.json" if spec_source else None,
+            "spec_source": spec_source,
+            "repairs": max(0, len(attempts) - 1) if attempts else 0,
             "notes": pred.notes,
         },
         "lm": _lm_totals(pred.stages),
     }
+
+
+# --- the command ----------------------------------------------------------------------------------------------------
 
 
 def _hydra_output_dir() -> Path:
@@ -395,18 +954,61 @@ def _hydra_output_dir() -> Path:
     return Path(HydraConfig.get().runtime.output_dir)
 
 
+def _check_resume_argument(argv: list[str]) -> None:
+    """``resume=DIR`` on the command line must name an existing run directory *before* Hydra creates DIR."""
+    for arg in argv:
+        if arg.startswith("resume="):
+            value = arg.split("=", 1)[1].strip("'\"")
+            path = Path(value).expanduser()
+            if value and value.lower() not in ("null", "none") and not (path / "run.json").is_file():
+                reason = "no such directory" if not path.is_dir() else "no run.json there"
+                print(f"error: resume={value}: {reason}; pass the directory of a run (runs/<time>_<label>)",
+                      file=sys.stderr)
+                sys.exit(int(ExitCode.BAD_INPUT))
+
+
+def _print_ending(summary: Mapping[str, Any], path: Path | str) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+
+    console = Console(stderr=True, highlight=False)
+    ok = summary.get("status") == "ok"
+    for line in ending_lines(summary, run_path=path):
+        style = "green" if ok and line.startswith("status") else "red" if line.startswith(("failed", "status")) else ""
+        console.print(f"[{style}]{escape(line)}[/{style}]" if style else escape(line))
+
+
 def _hydra_entry() -> None:
     import hydra
 
+    _check_resume_argument(sys.argv[1:])
+    codes: list[int] = []
+
     @hydra.main(version_base="1.3", config_path=str(conf_dir()), config_name="run")
     def _main(cfg: DictConfig) -> None:
+        from hydra.core.hydra_config import HydraConfig
+
+        overrides = list(HydraConfig.get().overrides.task)
         try:
-            run(cfg)
+            summary = run(cfg, overrides=overrides)
         except RunInputError as exc:
             print(f"error: {exc}", file=sys.stderr)
-            sys.exit(2)
+            codes.append(int(ExitCode.BAD_INPUT))
+            return
+        except Exception as exc:
+            from alamp.lm.errors import LMSetupError
+
+            if not isinstance(exc, LMSetupError):
+                raise
+            print(f"error: the LM could not be set up: {exc}", file=sys.stderr)
+            codes.append(int(ExitCode.LM_UNAVAILABLE))
+            return
+        _print_ending(summary, cfg.get("resume") or _hydra_output_dir())
+        codes.append(int(summary.get("exit_code", exit_code_for_status(summary.get("status", "")))))
 
     _main()
+    failed = [code for code in codes if code]
+    sys.exit(failed[0] if failed else 0)
 
 
 def main() -> None:

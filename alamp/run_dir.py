@@ -182,12 +182,25 @@ class RunDir:
 
 
 def _run_dir_resolver(
-    resume: str | None, runs_dir: str, stamp: str, task: str | None, description_file: str | None
+    resume: str | None,
+    runs_dir: str,
+    stamp: str,
+    task: str | None,
+    description_file: str | None,
+    spec: str | None = None,
 ) -> str:
-    """Hydra's output directory for ``alamp.run``: the resumed one, else ``<runs_dir>/<stamp>_<task or file>``."""
+    """Hydra's output directory for ``alamp.run``: the resumed one, else ``<runs_dir>/<stamp>_<task or file>``
+    (for ``spec=`` alone: ``<stamp>_spec_<the spec's directory>``)."""
     if resume:
         return str(resume)
-    label = str(task) if task else (Path(str(description_file)).stem if description_file else "run")
+    if task:
+        label = str(task)
+    elif description_file:
+        label = Path(str(description_file)).stem
+    elif spec:
+        label = "spec_" + (Path(str(spec)).expanduser().resolve().parent.name or "file")
+    else:
+        label = "run"
     safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in label)
     return f"{runs_dir}/{stamp}_{safe}"
 
