@@ -939,6 +939,8 @@ def _write_artifacts(directory: RunDir, pred: Any, *, reward_threshold: float | 
             "spec_file": "env_spec.json" if spec_source else None,
             "spec_source": spec_source,
             "repairs": max(0, len(attempts) - 1) if attempts else 0,
+            # Group sizes of agreeing candidates and the chosen one (alamp.consensus); None when nothing passed.
+            "consensus": getattr(pred, "consensus", None),
             "notes": pred.notes,
         },
         "lm": _lm_totals(pred.stages),
