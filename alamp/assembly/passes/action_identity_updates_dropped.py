@@ -1,7 +1,8 @@
 """Repair: an action's identity update (``position = position``) is dropped.
 
-Reads and rewrites ``actions``. It changes nothing, and kept it would make ``position`` an action variable that
-every other action must also assign.
+Reads and rewrites ``actions``. It changes nothing. Kept, it is harmless on a state variable (an action may set a
+state that other actions leave alone); on a constant, ``assigned_parameter_is_state`` would make the constant a
+needless state variable. So this pass now only keeps the spec clean (tests/test_assembly_passes.py shows both).
 
 Origin: commit a3f4774, "each from a real failure of the embedded model on seed 0 (wireless, mountain_car,
 drone)". Only known origin: a test task.

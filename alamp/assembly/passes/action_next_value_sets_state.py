@@ -5,8 +5,8 @@ effect to ``x`` and records ``x`` in ``set_by_actions`` (later reads of ``x_next
 see ``next_value_after_its_update``). A state an action does not assign keeps its value, so this keeps the meaning;
 kept as written, ``x_next`` is an action variable that not every action assigns, which the checker refuses.
 
-Origin: commit 200e46f (wireless seed 0, mountain_car seed 2: "an action variable only some actions set"). Only
-known origin: test tasks.
+Origin: commit 200e46f (wireless seed 0, mountain_car seed 2: "an action variable only some actions set").
+Only known origin: test tasks.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
-"""Repair: an identity update (``x = x``, also written ``x = x = x``... as a statement) is dropped.
+"""Repair: an identity update (``x = x``, also in statement form ``x: "x = x"``) is dropped.
 
 Reads and rewrites ``shared``. It changes nothing whatever the target is; kept, it fails as "assigns to constant"
 when the target is a constant (the Variable agent made ``channel1_good`` a parameter, then the Env agent wrote
-``channel1_good = channel1_good``).
+``channel1_good = channel1_good``). Since ``assigned_parameter_is_state`` (commit 7778510), a kept identity on a
+constant only makes the constant a needless state variable with the same dynamics.
 
 Origin: commit a3f4774, "each from a real failure of the embedded model on seed 0 (wireless, mountain_car,
 drone)": wireless's ``channel1_good``. Only known origin: a test task.

@@ -4,8 +4,8 @@ Reads every expression and ``actions``; removes such a variable's updates from t
 It changes nothing, and kept it fails the spec ("every action must assign it"). One that every action sets is kept:
 then the executor's action check names it in its hint to the Env agent.
 
-Origin: commit 6299305 (mountain_car seed 0: only the first action set ``move``, which nothing read). Only known
-origin: a test task.
+Origin: commit 6299305 (mountain_car seed 0: only the first action set ``move``, which nothing read).
+Only known origin: a test task.
 """
 
 from __future__ import annotations
