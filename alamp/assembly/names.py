@@ -79,6 +79,8 @@ def identifier_or_none(name: str) -> str | None:
 @functools.cache
 def reserved_names() -> frozenset[str]:
     """Names no constant may take: the spec language's functions and constants, ``action`` and Python words."""
-    from alamp.spec.expr import BUILTIN_CONSTANTS, FUNCTIONS
+    from alamp.spec.expr import BUILTIN_CONSTANTS
+    from alamp.spec.functions import function_names
 
-    return frozenset({*FUNCTIONS, *BUILTIN_CONSTANTS, "action", "True", "False", "and", "or", "not", "if", "else"})
+    words = ("action", "True", "False", "and", "or", "not", "if", "else")
+    return frozenset({*function_names(), *BUILTIN_CONSTANTS, *words})

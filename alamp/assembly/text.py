@@ -11,7 +11,7 @@ import ast
 import re
 
 from alamp.assembly.names import identifier_or_none
-from alamp.spec.expr import FUNCTIONS
+from alamp.spec.functions import SPEC_FUNCTIONS
 
 __all__ = ["action_symbols_in_text", "constants_in_text", "formulas_in_text"]
 
@@ -57,7 +57,7 @@ def _formula_or_none(text: str, target: str) -> str | None:
             return None
         if isinstance(node, ast.Constant) and (isinstance(node.value, bool) or not isinstance(node.value, int | float)):
             return None
-        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS):
+        if isinstance(node, ast.Call) and not (isinstance(node.func, ast.Name) and node.func.id in SPEC_FUNCTIONS):
             return None
         if isinstance(node, ast.Name):
             names.add(node.id)
