@@ -610,3 +610,21 @@ def test_census_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert "no such run directory" in capsys.readouterr().err
     assert main([str(tmp_path / "run" / "run.json"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["fires"] == {"reward_from_update": 1}
+
+
+# --------------------------------------------------------------------------------------------------- docs
+
+
+def test_the_tables_in_docs_spec_md_are_generated_from_the_code(tmp_path: Path) -> None:
+    from alamp.assembly.doc_tables import main as doc_tables
+
+    docs = Path(__file__).resolve().parents[1] / "docs" / "spec.md"
+    assert doc_tables([str(docs), "--check"]) == 0, "run: python -m alamp.assembly.doc_tables docs/spec.md"
+    stale = tmp_path / "spec.md"
+    stale.write_text("<!-- passes:begin -->\nold\n<!-- passes:end -->\n"
+                     "<!-- functions:begin -->\n<!-- functions:end -->\n")  # fmt: skip
+    assert doc_tables([str(stale), "--check"]) == 1
+    assert doc_tables([str(stale)]) == 0 and "`start_true_termination_negated`" in stale.read_text()
+    assert doc_tables([str(stale), "--check"]) == 0
+    (tmp_path / "bare.md").write_text("no markers")
+    assert doc_tables([str(tmp_path / "bare.md")]) == 2

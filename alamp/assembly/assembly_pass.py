@@ -47,5 +47,6 @@ class Pass:
 
     @property
     def summary(self) -> str:
-        """The first line of :attr:`doc`."""
-        return self.doc.split("\n", 1)[0]
+        """The first paragraph of :attr:`doc`, on one line, without its ``Build:``/``Repair:`` prefix."""
+        first = " ".join(self.doc.split("\n\n", 1)[0].split())
+        return first.split(": ", 1)[1] if first.startswith(("Build: ", "Repair: ")) else first

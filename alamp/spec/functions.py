@@ -150,7 +150,8 @@ _TABLE = (
                  synonyms={"mean": "lam", "rate": "lam", "mu": "lam", "lambda_": "lam"}),
     SpecFunction("bernoulli", "random", 1, 1, ("p",), doc="1 with probability p, else 0",
                  synonyms={"prob": "p", "probability": "p"}),
-    SpecFunction("integers", "random", 1, 2, ("low", "high"), doc="whole number drawn from [low, high)",
+    SpecFunction("integers", "random", 1, 2, ("low", "high"),
+                 doc="whole number drawn from [low, high); integers(high) from [0, high)",
                  synonyms={"lo": "low", "hi": "high"}),
     SpecFunction("choice", "random", 1, None, doc="one of the arguments, each equally likely"),
 )  # fmt: skip
