@@ -593,9 +593,10 @@ def test_census_counts_fired_mappings_and_attributes_notes_of_older_runs(tmp_pat
     notes = assemble(**outputs).notes
     _run_dir(tmp_path, "a_old", {"status": "ok", "env": {"notes": ["SAR output disagrees with the text", *notes]}})
     _run_dir(tmp_path, "b_new", {"env": {"fired": {"action_prose_ignored": 2, "done_update_terminates": 1}}})
-    _run_dir(tmp_path, "c_no_env", {"status": "failed", "stages": {}})
+    _run_dir(tmp_path, "c_no_env", {"status": "failed", "stages": {"sar": {"status": "failed"}}})
+    _run_dir(tmp_path, "d_env_first", {"stages": {"sar": {"notes": notes}}, "env": {"fired": {}}})
     fires, runs_fired, runs = census([tmp_path])
-    assert runs == 2
+    assert runs == 3  # d_env_first: its env part says nothing fired; the SAR stage's notes are not assembly's
     assert fires == {"action_prose_ignored": 3, "done_update_terminates": 1}
     assert runs_fired == {"action_prose_ignored": 2, "done_update_terminates": 1}
 

@@ -52,7 +52,15 @@ def _records(path: Path) -> Iterator[Any]:
 
 
 def _fired_in(record: Any) -> Counter[str] | None:
-    """The pass counts of one record: its ``fired`` mapping, else its notes matched to passes; None if neither."""
+    """The pass counts of one record: its ``fired`` mapping, else its notes matched to passes; None if neither.
+
+    A run.json keeps the environment stage's notes under ``env``: that part is read first, so that notes other
+    stages keep elsewhere in the record are never taken for assembly's.
+    """
+    if isinstance(record, Mapping) and isinstance(record.get("env"), Mapping):
+        found = _fired_in(record["env"])
+        if found is not None:
+            return found
     if isinstance(record, Mapping):
         for key in _FIRED_KEYS:
             value = record.get(key)
