@@ -30,6 +30,7 @@ from pydantic import BaseModel, Field, TypeAdapter, ValidationError
 
 from alamp.envs import get_state, set_state, supports_state
 from alamp.envs.policies import Policy
+from alamp.spec.functions import deterministic_function_names
 from alamp.tasks import GOLD_FIELDS, GoldOutputs, Task, load_task
 
 __all__ = [
@@ -192,32 +193,9 @@ def _matched_f1(predicted: Sequence[str], gold: Sequence[str]) -> float:
     return 0.0 if hits == 0 else 2 * precision * recall / (precision + recall)
 
 
-_FUNCTION_NAMES = {
-    "sin",
-    "cos",
-    "tan",
-    "tanh",
-    "exp",
-    "log",
-    "sqrt",
-    "abs",
-    "min",
-    "max",
-    "clip",
-    "floor",
-    "ceil",
-    "round",
-    "where",
-    "sign",
-    "if",
-    "else",
-    "and",
-    "or",
-    "not",
-    "sum",
-    "np",
-    "math",
-}
+# Words of an expression that are no quantity of the reward: the spec language's functions that draw nothing, Python
+# words, and the numpy/math prefixes and sum() that models write anyway.
+_FUNCTION_NAMES = deterministic_function_names() | {"if", "else", "and", "or", "not", "sum", "np", "math"}
 
 
 def _reward_terms(expression: str) -> list[str]:

@@ -27,6 +27,7 @@ from alamp.spec.expr import (
     parse_expression,
     short,
 )
+from alamp.spec.functions import elementwise_functions
 
 __all__ = ["Step", "ActionProgram", "Program", "analyse", "coerce_spec"]
 
@@ -96,20 +97,7 @@ def coerce_spec(spec: object) -> EnvSpec:
 class _NumpyConstants(ast.NodeTransformer):
     """Rewrites a constant-only tree to numpy calls so that it evaluates exactly as the vectorised code would."""
 
-    _NP = {
-        "sin": "sin",
-        "cos": "cos",
-        "tan": "tan",
-        "tanh": "tanh",
-        "exp": "exp",
-        "log": "log",
-        "sqrt": "sqrt",
-        "abs": "abs",
-        "floor": "floor",
-        "ceil": "ceil",
-        "round": "round",
-        "sign": "sign",
-    }
+    _NP = {f.name: f.numpy for f in elementwise_functions()}
 
     def visit_Call(self, node: ast.Call) -> ast.expr:
         self.generic_visit(node)

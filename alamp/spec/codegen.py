@@ -25,6 +25,7 @@ import numpy as np
 
 from alamp.spec.analysis import ACTION_NAME, Program, Step
 from alamp.spec.expr import is_boolean
+from alamp.spec.functions import elementwise_functions, scalar_helpers
 
 __all__ = ["vector_source", "scalar_source", "numba_source", "vector_namespace", "scalar_namespace", "EmitWriter"]
 
@@ -84,7 +85,7 @@ _UFUNCS = {
 
 
 class _VectorRewriter(_Rewriter):
-    _UNARY = frozenset(("sin", "cos", "tan", "tanh", "exp", "log", "sqrt", "abs", "floor", "ceil", "round", "sign"))
+    _UNARY = {f.name: f.numpy for f in elementwise_functions()}
 
     def _number(self, original: ast.expr) -> ast.expr:
         """numpy refuses ``-`` on bool arrays; arithmetic on a condition converts it to 0.0/1.0 first."""
@@ -162,7 +163,7 @@ class _VectorRewriter(_Rewriter):
         # numeric functions get numbers: numpy computes sqrt of a bool array in float16, and refuses sign of one
         args = [self(a) if name == "where" and i == 0 else self._number(a) for i, a in enumerate(node.args)]
         if name in self._UNARY:
-            return _call(f"_np.{name}", [self._number(node.args[0])])
+            return _call(f"_np.{self._UNARY[name]}", [self._number(node.args[0])])
         if name in ("min", "max"):
             return self._reduce("_np.minimum" if name == "min" else "_np.maximum", args)
         if name == "clip":
@@ -221,9 +222,7 @@ class _NumbaRewriter(_ScalarRewriter):
     ``math.floor``, which would need an integer); draws call numpy's own algorithms on the env's bit generator.
     """
 
-    _MATH = {"sin": "_sin", "cos": "_cos", "tan": "_tan", "tanh": "_tanh", "exp": "_exp", "log": "_log",
-             "sqrt": "_sqrt", "abs": "_fabs", "floor": "_np.floor", "ceil": "_np.ceil", "round": "_np.rint",
-             "sign": "_np.sign"}
+    _MATH = {f.name: f.numba for f in elementwise_functions()}
 
     def number(self, node: ast.expr) -> ast.expr:
         """``node`` as a number (a condition becomes ``1.0``/``0.0``)."""
@@ -611,10 +610,6 @@ def _pow(base: float, exponent: float) -> float:
     return result
 
 
-def _sign(x: float) -> float:
-    return 1.0 if x > 0 else -1.0 if x < 0 else x * 0.0 if x == x else x  # keeps nan and the sign of zero
-
-
 def _min(*values: float) -> float:
     """``min`` that propagates nan like ``numpy.minimum`` (the builtin's answer depends on the argument order)."""
     result = values[0]
@@ -644,18 +639,7 @@ def scalar_namespace() -> dict[str, object]:
         "__builtins__": {},
         "float": float,
         "bool": bool,
-        "_sin": math.sin,
-        "_cos": math.cos,
-        "_tan": math.tan,
-        "_tanh": math.tanh,
-        "_exp": math.exp,
-        "_log": math.log,
-        "_sqrt": math.sqrt,
-        "_abs": abs,
-        "_floor": lambda x: float(math.floor(x)),
-        "_ceil": lambda x: float(math.ceil(x)),
-        "_round": lambda x: float(round(x)),
-        "_sign": _sign,
+        **scalar_helpers(),
         "_min": _min,
         "_max": _max,
         "_clip": _clip,

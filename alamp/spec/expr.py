@@ -19,9 +19,11 @@ import ast
 import difflib
 import math
 import re
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from alamp.schema._names import NEXT_VALUE_SUFFIXES
+from alamp.spec.functions import SPEC_FUNCTIONS, SpecFunction, bare_call_names
 
 __all__ = [
     "FUNCTIONS",
@@ -47,57 +49,8 @@ MAX_EXPONENT = 64.0
 """A constant exponent larger than this in magnitude is refused (``10**10**10``)."""
 
 
-@dataclass(frozen=True)
-class _Function:
-    """A whitelisted function: arity, parameter names (for keyword arguments) and defaults."""
-
-    min_args: int
-    max_args: int | None
-    params: tuple[str, ...] = ()
-    defaults: tuple[float, ...] = ()
-    synonyms: dict[str, str] = field(default_factory=dict)
-    random: bool = False
-
-
-_ONE = _Function(1, 1, ("x",))
-FUNCTIONS: dict[str, _Function] = {
-    "sin": _ONE,
-    "cos": _ONE,
-    "tan": _ONE,
-    "tanh": _ONE,
-    "exp": _ONE,
-    "log": _ONE,
-    "sqrt": _ONE,
-    "abs": _ONE,
-    "floor": _ONE,
-    "ceil": _ONE,
-    "round": _ONE,
-    "sign": _ONE,
-    "min": _Function(2, None),
-    "max": _Function(2, None),
-    "clip": _Function(
-        3,
-        3,
-        ("x", "low", "high"),
-        synonyms={"a": "x", "a_min": "low", "lo": "low", "min": "low", "a_max": "high", "hi": "high", "max": "high"},
-    ),
-    "where": _Function(3, 3, ("condition", "x", "y"), synonyms={"cond": "condition", "c": "condition"}),
-    "uniform": _Function(0, 2, ("low", "high"), (0.0, 1.0), {"a": "low", "b": "high", "lo": "low", "hi": "high"}, True),
-    "normal": _Function(
-        0,
-        2,
-        ("loc", "scale"),
-        (0.0, 1.0),
-        {"mean": "loc", "mu": "loc", "std": "scale", "sigma": "scale", "sd": "scale"},
-        True,
-    ),
-    "poisson": _Function(
-        1, 1, ("lam",), synonyms={"mean": "lam", "rate": "lam", "mu": "lam", "lambda_": "lam"}, random=True
-    ),
-    "bernoulli": _Function(1, 1, ("p",), synonyms={"prob": "p", "probability": "p"}, random=True),
-    "integers": _Function(1, 2, ("low", "high"), synonyms={"lo": "low", "hi": "high"}, random=True),
-    "choice": _Function(1, None, random=True),
-}
+FUNCTIONS: Mapping[str, SpecFunction] = SPEC_FUNCTIONS
+"""The whitelisted functions (arity, argument names, defaults): :data:`alamp.spec.functions.SPEC_FUNCTIONS`."""
 RANDOM_FUNCTIONS = frozenset(name for name, f in FUNCTIONS.items() if f.random)
 
 # Other spellings of the same function; the canonical name is recorded as a normalisation.
@@ -559,7 +512,7 @@ _SUPERSCRIPTS = {"\u00b2": "2", "\u00b3": "3"}
 _WORD_OPERATORS = {"&&": " and ", "||": " or ", "\u2190": "="}
 # ``sin θ`` / ``cos²θ``: a function applied to a bare name without parentheses (textbook notation).
 _BARE_CALL = re.compile(
-    r"\b(sin|cos|tan|tanh|exp|log|sqrt)(?:(\u00b2|\u00b3)\s*|\s+)([^\W\d]\w*[\u0300-\u036f]*)(?!\s*\()"
+    rf"\b({'|'.join(bare_call_names())})(?:(\u00b2|\u00b3)\s*|\s+)([^\W\d]\w*[\u0300-\u036f]*)(?!\s*\()"
 )
 _ABS_BARS = re.compile(r"\|([^|]+)\|")
 

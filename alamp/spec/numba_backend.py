@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from alamp.paths import cache_dir
+from alamp.spec.functions import numba_helpers
 
 __all__ = [
     "numba_available", "require_numba", "NumbaKernels", "compile_kernels", "bitgen_addresses", "kernel_globals"
@@ -169,14 +170,7 @@ def _helpers() -> dict[str, Any]:
             "_float": float,
             "_int": int,
             "_isfinite": math.isfinite,
-            "_sin": math.sin,
-            "_cos": math.cos,
-            "_tan": math.tan,
-            "_tanh": math.tanh,
-            "_exp": math.exp,
-            "_log": math.log,
-            "_sqrt": math.sqrt,
-            "_fabs": math.fabs,
+            **numba_helpers(),
             "_bitgen": bitgen,
             "_next_double": next_double,
             "_standard_normal": random_standard_normal,
