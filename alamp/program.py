@@ -286,6 +286,8 @@ class _Built:
             "stage_failed": self.report.stage_failed,
             "error": self.report.error,
             "spec": self.assembly.spec.model_dump() if self.assembly is not None else None,
+            # Which assembly passes rewrote this candidate (alamp.assembly; counted by alamp.assembly.census).
+            "fired": dict(self.assembly.fired) if self.assembly is not None else {},
         }
 
 

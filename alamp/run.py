@@ -941,6 +941,7 @@ def _write_artifacts(directory: RunDir, pred: Any, *, reward_threshold: float | 
             "repairs": max(0, len(attempts) - 1) if attempts else 0,
             # Group sizes of agreeing candidates and the chosen one (alamp.consensus); None when nothing passed.
             "consensus": getattr(pred, "consensus", None),
+            "fired": _chosen_fired(pred),
             "notes": pred.notes,
         },
         "lm": _lm_totals(pred.stages),
@@ -948,6 +949,15 @@ def _write_artifacts(directory: RunDir, pred: Any, *, reward_threshold: float | 
 
 
 # --- the command ----------------------------------------------------------------------------------------------------
+
+
+def _chosen_fired(pred: Any) -> dict[str, int]:
+    """The assembly passes that rewrote the environment the run kept (its last passing attempt, else its last)."""
+    attempts = [a for a in (pred.attempts or []) if "fired" in a]
+    passing = [a for a in attempts if a.get("passed")]
+    consensus = getattr(pred, "consensus", None) or {}
+    chosen = [a for a in passing if a.get("candidate") == consensus.get("chosen")] or passing or attempts
+    return dict(chosen[-1]["fired"]) if chosen else {}
 
 
 def _hydra_output_dir() -> Path:
