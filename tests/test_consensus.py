@@ -92,3 +92,33 @@ def test_one_candidate_records_full_agreement() -> None:
 def test_nothing_passing_records_no_consensus() -> None:
     _, pred = _run([_UNDEFINED], candidates=2)
     assert not pred.env_passed and pred.consensus is None and pred.status == "env_failed"
+
+
+def test_an_update_reading_an_undefined_name_is_asked_again_under_the_names_defined_so_far() -> None:
+    from alamp.lm.adapter import ForgivingChatAdapter
+
+    updates = [dict(u) for u in _EXACT["updates"]]
+    x_dot = next(u for u in updates if u["target"] == "x_dot")
+    x_dot["expr"] = "x_dot + tau * x_acceleration"  # nothing defines x_acceleration
+    lm = ScriptedLM({**CARTPOLE, "EnvSignature": [{"updates": updates}],
+                     "EnvItemSignature": [{"assignment": {"target": "x_dot", "expr": "x_dot + tau * xacc"}}]})
+    dspy.configure(lm=lm, adapter=ForgivingChatAdapter(grammar_field="grammar"))
+    pred = ALAMP(ProgramSettings(max_repairs=0))(description=CARTPOLE_DESCRIPTION, name="cartpole")
+    assert lm.calls["EnvItemSignature"] == 1 and pred.env_passed
+    assert any(u.target == "x_dot" and u.expr == "x_dot + tau * xacc" for u in pred.updates)
+    item_prompt = next(user for name, user in lm.log if name == "EnvItemSignature")
+    assert "xacc = temp" in item_prompt, "the item sees the step computed before it"
+    assert "x_acceleration" in " ".join(pred.attempts[0]["items"])
+    # The grammar sent with the item reads only names defined at that point: xacc yes, x_acceleration no.
+    grammar = lm.history[-1]["kwargs"]["extra_body"]["grammar"]
+    names_line = next(line for line in grammar.splitlines() if line.startswith("expr-name"))
+    assert '"xacc"' in names_line and '"x_acceleration"' not in names_line
+
+
+def test_without_constrained_decoding_no_item_is_asked_again() -> None:
+    updates = [dict(u) for u in _EXACT["updates"]]
+    next(u for u in updates if u["target"] == "x_dot")["expr"] = "x_dot + tau * x_acceleration"
+    lm = ScriptedLM({**CARTPOLE, "EnvSignature": [{"updates": updates}]})
+    dspy.configure(lm=lm, adapter=dspy.ChatAdapter())
+    pred = ALAMP(ProgramSettings(max_repairs=0))(description=CARTPOLE_DESCRIPTION, name="cartpole")
+    assert lm.calls["EnvItemSignature"] == 0 and not pred.env_passed and "x_acceleration" in pred.error

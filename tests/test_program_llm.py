@@ -9,7 +9,8 @@ import dspy
 import pytest
 from hydra import compose, initialize_config_dir
 
-from alamp.lm.adapter import ForgivingChatAdapter
+from alamp.lm import load_lm_config
+from alamp.lm.config import build_adapter
 from alamp.paths import conf_dir
 from alamp.program import load_outputs
 from alamp.run import run
@@ -24,7 +25,7 @@ def test_cartpole_chain_is_schema_valid_and_writes_the_run_dir(local_lm: dspy.LM
         cfg = compose(config_name="run", overrides=["task=cartpole", "train=false", "logger=disabled",
                                                     "progress=false"])
     out = tmp_path / "run"
-    with dspy.context(lm=local_lm, adapter=ForgivingChatAdapter()):  # the adapter run.py configures
+    with dspy.context(lm=local_lm, adapter=build_adapter(load_lm_config(["lm=local"]))):  # what run.py configures
         summary = run(cfg, run_dir=out, lm=local_lm)
     for stage in UPSTREAM:
         record = json.loads((out / "stages" / f"{stage}.json").read_text())
