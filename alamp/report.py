@@ -1,9 +1,11 @@
-"""Aggregate a Hydra multirun of ``alamp.run`` jobs into the paper's tables: ``python -m alamp.report <dir>``.
+"""Reports: ``python -m alamp.report <dir>``. A run directory (it holds ``run.json``) gets its own report
+(``report.html`` and ``report.md``, see :mod:`alamp.run_report`); any other directory is read as a multirun and
+aggregated into the paper's tables.
 
-Input: a directory (usually ``multirun/<date>/<time>``) holding one job directory per run, each with a ``run.json``
-written by ``alamp.run``. The directory is searched recursively, so nested sweeps and plain ``runs/`` folders work.
-A job directory with a ``.hydra/`` folder but no ``run.json`` is a job that crashed: it counts as a run that failed
-every level (``errors`` column), because the pipeline did not deliver.
+Multirun input: a directory (usually ``multirun/<date>/<time>``) holding one job directory per run, each with a
+``run.json`` written by ``alamp.run``. The directory is searched recursively, so nested sweeps and plain ``runs/``
+folders work. A job directory with a ``.hydra/`` folder but no ``run.json`` is a job that crashed: it counts as a run
+that failed every level (``errors`` column), because the pipeline did not deliver.
 
 Fields read from ``run.json`` (all optional; missing ones are taken from the job's ``.hydra/config.yaml`` or
 left empty):
@@ -15,7 +17,12 @@ left empty):
   ``lm_usage`` / ``agents``) of ``calls`` and ``total_tokens`` (or ``prompt_tokens + completion_tokens``);
 - wall time: ``wall_time_s`` (or ``wall_s``, ``timings.total_s``).
 
-Output: per task × pipeline (and pooled over tasks per pipeline): n, modeled / coded / policy-success rates with
+Grouping: by task × pipeline × every other override that varies in the multirun (read from each job's
+``.hydra/overrides.yaml``; for runs without one, the ``coding`` route and the LM model recorded in ``run.json``).
+``seed`` never splits a group: seeds are the replicates a rate is computed over. A sweep over ``coding`` × ``lm``
+gives one row per combination, labelled ``coding=llm, lm=openai`` in the ``setting`` column.
+
+Output: per group (and pooled over tasks per pipeline and setting): n, modeled / coded / policy-success rates with
 95% Wilson intervals, mean normalized return, mean fidelity and start fidelity, mean LM calls, tokens and wall time;
 printed as Markdown and written to ``report.md``, ``report.json`` and a bar chart ``report.png`` next to the input.
 """
@@ -39,6 +46,7 @@ __all__ = [
     "wilson_interval",
     "collect_runs",
     "aggregate",
+    "varying_settings",
     "to_markdown",
     "plot_report",
     "write_report",
@@ -95,6 +103,8 @@ class RunRecord:
     tokens: int | None = None
     wall_time_s: float | None = None
     errored: bool = False
+    settings: dict[str, str] = field(default_factory=dict)
+    """The job's other overrides (``coding``, ``lm``, ...): what a sweep varies besides task, pipeline and seed."""
 
 
 @dataclass
@@ -119,13 +129,15 @@ class Rate:
 
 @dataclass
 class ReportRow:
-    """One line of the table: a task (or ``all``) × pipeline."""
+    """One line of the table: a task (or ``all``) × pipeline × setting."""
 
     task: str
     pipeline: str
     n: int
     errors: int
     rates: dict[str, Rate] = field(default_factory=dict)
+    setting: str = ""
+    """The varying overrides besides task and pipeline, e.g. ``coding=llm, lm=openai`` (empty when none vary)."""
     normalized_return: float | None = None
     modeling_score: float | None = None
     fidelity: float | None = None
@@ -197,6 +209,39 @@ def _hydra_overrides(job_dir: Path) -> dict[str, Any]:
     return {"task": task, "pipeline": pipeline, "seed": data.get("seed")}
 
 
+# Overrides that never split a group: replicates (seed), where things go, and how a job was started.
+_NOT_A_SETTING = ("task", "pipeline", "seed", "resume", "progress")
+_NOT_A_SETTING_PREFIXES = ("hydra.", "paths.", "logger", "lm_cache")
+
+
+def _job_settings(job_dir: Path, run: Mapping[str, Any]) -> dict[str, str]:
+    """The job's overrides other than task, pipeline and seed (``.hydra/overrides.yaml``), else what ``run.json``
+    records of the route and the LM."""
+    overrides_file = job_dir / ".hydra" / "overrides.yaml"
+    if overrides_file.is_file():
+        try:
+            import yaml
+
+            items = yaml.safe_load(overrides_file.read_text(encoding="utf-8")) or []
+        except Exception:  # a broken file must not break the report
+            items = []
+        settings: dict[str, str] = {}
+        for item in items if isinstance(items, list) else []:
+            key, sep, value = str(item).partition("=")
+            key = key.lstrip("+~")
+            if not sep or key in _NOT_A_SETTING or key.startswith(_NOT_A_SETTING_PREFIXES):
+                continue
+            settings[key] = value
+        return settings
+    settings = {}
+    if run.get("coding"):
+        settings["coding"] = str(run["coding"])
+    model = _get(run, "lm_config", "model")
+    if model:
+        settings["lm"] = str(model)
+    return settings
+
+
 def _record_from_run(path: Path, run: Mapping[str, Any]) -> RunRecord:
     job = path.parent
     fallback = _hydra_overrides(job)
@@ -227,6 +272,7 @@ def _record_from_run(path: Path, run: Mapping[str, Any]) -> RunRecord:
         tokens=tokens,
         wall_time_s=_float(wall),
         errored=not verdict,
+        settings=_job_settings(job, run),
     )
 
 
@@ -271,10 +317,11 @@ def _mean(values: Iterable[float | int | None]) -> float | None:
     return statistics.fmean(present) if present else None
 
 
-def _row(task: str, pipeline: str, runs: Sequence[RunRecord]) -> ReportRow:
+def _row(task: str, pipeline: str, runs: Sequence[RunRecord], *, setting: str = "") -> ReportRow:
     return ReportRow(
         task=task,
         pipeline=pipeline,
+        setting=setting,
         n=len(runs),
         errors=sum(r.errored for r in runs),
         rates={level: Rate.of([getattr(r, level) for r in runs]) for level in LEVELS},
@@ -289,25 +336,37 @@ def _row(task: str, pipeline: str, runs: Sequence[RunRecord]) -> ReportRow:
     )
 
 
+def varying_settings(records: Sequence[RunRecord]) -> list[str]:
+    """The override keys (besides task, pipeline, seed) whose value differs between runs, sorted."""
+    keys = {key for record in records for key in record.settings}
+    return sorted(key for key in keys if len({record.settings.get(key) for record in records}) > 1)
+
+
+def _setting(record: RunRecord, keys: Sequence[str]) -> str:
+    return ", ".join(f"{key}={record.settings.get(key, '–')}" for key in keys)
+
+
 def aggregate(records: Sequence[RunRecord], *, pooled: bool = True) -> list[ReportRow]:
-    """Group runs by task × pipeline and compute rates, intervals and means.
+    """Group runs by task × pipeline × the other overrides that vary, and compute rates, intervals and means.
 
     Args:
         records: From :func:`collect_runs`.
-        pooled: Also add one row per pipeline over all tasks (task ``all``).
+        pooled: Also add one row per pipeline × setting over all tasks (task ``all``).
 
     Returns:
-        Rows sorted by task then pipeline; pooled rows last.
+        Rows sorted by task, pipeline and setting; pooled rows last.
     """
-    groups: dict[tuple[str, str], list[RunRecord]] = {}
+    keys = varying_settings(records)
+    groups: dict[tuple[str, str, str], list[RunRecord]] = {}
     for record in records:
-        groups.setdefault((record.task, record.pipeline), []).append(record)
-    rows = [_row(task, pipeline, runs) for (task, pipeline), runs in sorted(groups.items())]
+        groups.setdefault((record.task, record.pipeline, _setting(record, keys)), []).append(record)
+    rows = [_row(task, pipeline, runs, setting=setting) for (task, pipeline, setting), runs in sorted(groups.items())]
     if pooled and len({r.task for r in records}) > 1:
-        by_pipeline: dict[str, list[RunRecord]] = {}
+        by_pipeline: dict[tuple[str, str], list[RunRecord]] = {}
         for record in records:
-            by_pipeline.setdefault(record.pipeline, []).append(record)
-        rows += [_row(ALL_TASKS, pipeline, runs) for pipeline, runs in sorted(by_pipeline.items())]
+            by_pipeline.setdefault((record.pipeline, _setting(record, keys)), []).append(record)
+        for (pipeline, setting), runs in sorted(by_pipeline.items()):
+            rows.append(_row(ALL_TASKS, pipeline, runs, setting=setting))
     return rows
 
 
@@ -322,9 +381,11 @@ def _fmt(value: float | None, digits: int = 2) -> str:
 
 
 def to_markdown(rows: Sequence[ReportRow], *, title: str | None = None) -> str:
-    """Render rows as a Markdown table (rates: value (k/n) [95% Wilson interval])."""
+    """Render rows as a Markdown table (rates: value (k/n) [95% Wilson interval]); a ``setting`` column when a
+    sweep varies more than task and pipeline."""
+    with_setting = any(row.setting for row in rows)
     header = [
-        "task", "pipeline", "n", "errors", "modeled", "coded", "policy success",
+        "task", "pipeline", *(["setting"] if with_setting else []), "n", "errors", "modeled", "coded", "policy success",
         "norm. return", "modeling score", "fidelity", "start fid.", "LM calls", "tokens", "wall (s)",
     ]
     lines = [f"## {title}", ""] if title else []
@@ -333,6 +394,7 @@ def to_markdown(rows: Sequence[ReportRow], *, title: str | None = None) -> str:
         cells = [
             f"**{row.task}**" if row.task == ALL_TASKS else row.task,
             row.pipeline,
+            *([row.setting] if with_setting else []),
             str(row.n),
             str(row.errors),
             *(_fmt_rate(row.rates[level]) for level in LEVELS),
@@ -353,6 +415,10 @@ def to_markdown(rows: Sequence[ReportRow], *, title: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _series(row: ReportRow) -> str:
+    return f"{row.pipeline} ({row.setting})" if row.setting else row.pipeline
+
+
 def plot_report(rows: Sequence[ReportRow], path: str | Path) -> Path:
     """Grouped bar chart: one panel per level (modeled, coded, policy success), tasks on x, a bar per pipeline,
     Wilson intervals as error bars.
@@ -366,8 +432,8 @@ def plot_report(rows: Sequence[ReportRow], path: str | Path) -> Path:
     import matplotlib.pyplot as plt
 
     tasks = list(dict.fromkeys(r.task for r in rows))
-    pipelines = list(dict.fromkeys(r.pipeline for r in rows))
-    by_key = {(r.task, r.pipeline): r for r in rows}
+    pipelines = list(dict.fromkeys(_series(r) for r in rows))  # one bar series per pipeline (× setting)
+    by_key = {(r.task, _series(r)): r for r in rows}
     width = 0.8 / max(1, len(pipelines))
     fig, axes = plt.subplots(1, len(LEVELS), figsize=(4.2 * len(LEVELS), 3.8), sharey=True)
     for ax, level in zip(axes, LEVELS, strict=True):
@@ -438,13 +504,21 @@ def write_report(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m alamp.report <multirun dir> [--out DIR] [--no-plot]``."""
+    """``python -m alamp.report <run dir | multirun dir> [--out DIR] [--no-plot]``."""
     parser = argparse.ArgumentParser(prog="python -m alamp.report", description=__doc__.split("\n")[0])
-    parser.add_argument("root", help="multirun directory (e.g. multirun/2025-01-01/12-00-00)")
-    parser.add_argument("--out", default=None, help="output directory (default: the multirun directory)")
-    parser.add_argument("--no-plot", action="store_true", help="skip the PNG bar chart")
+    parser.add_argument(
+        "root", help="a run directory (report.html + report.md) or a multirun directory (multirun/<date>/<time>)"
+    )
+    parser.add_argument("--out", default=None, help="output directory (default: the input directory)")
+    parser.add_argument("--no-plot", action="store_true", help="multirun: skip the PNG bar chart")
     args = parser.parse_args(argv)
+    from alamp.run_report import is_run_dir, write_run_report
+
     try:
+        if is_run_dir(args.root):
+            html_path, md_path = write_run_report(args.root, out_dir=args.out)
+            print(f"written: {html_path}, {md_path}")
+            return 0
         markdown, paths = write_report(args.root, out_dir=args.out, plot=not args.no_plot)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)

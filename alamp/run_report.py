@@ -23,7 +23,16 @@ from typing import Any
 
 from alamp.typeset import typeset, typeset_assignment
 
-__all__ = ["RunReportData", "is_run_dir", "load_run", "render_html", "render_markdown", "write_run_report", "LEVELS"]
+__all__ = [
+    "LEVELS",
+    "RunReportData",
+    "is_run_dir",
+    "levels_of",
+    "load_run",
+    "render_html",
+    "render_markdown",
+    "write_run_report",
+]
 
 RUN_FILE = "run.json"
 
@@ -41,6 +50,25 @@ _AGENT_STAGES = ("parameter", "objective", "variable", "constraint", "modeling",
 _START_LINE = re.compile(
     r"observation (\d+) at reset: reference (\S+) ± (\S+), generated (\S+) ± (\S+)"
 )  # from alamp.metric.start_fidelity
+
+
+def levels_of(run: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's verdict, or, for a run graded by nothing (no task, or stopped before grading), the levels its own
+    record shows: modeled (no modelling stage failed), coded (an environment passed), trained (a policy exists);
+    ``graded`` is then False."""
+    verdict = run.get("verdict")
+    if isinstance(verdict, Mapping) and verdict:
+        return dict(verdict)
+    env, training, stages = run.get("env") or {}, run.get("training") or {}, run.get("stages") or {}
+    # SAR is the last modelling stage (the one-call baseline does all of them in one).
+    modeled = any((stages.get(name) or {}).get("status") == "ok" for name in ("sar", "single_model"))
+    return {
+        "modeled": modeled,
+        "coded": bool(env.get("passed")),
+        "trained": bool(training.get("trained")),
+        "policy_success": False,
+        "graded": False,
+    }
 
 
 def is_run_dir(path: str | Path) -> bool:
@@ -66,7 +94,13 @@ class RunReportData:
 
     @property
     def verdict(self) -> dict[str, Any]:
-        return dict(self.run.get("verdict") or {})
+        """The recorded verdict, else the levels the run's record shows (:func:`levels_of`)."""
+        return levels_of(self.run)
+
+    @property
+    def graded(self) -> bool:
+        """Whether the verdict came from grading against a task's reference."""
+        return self.verdict.get("graded", True) is not False and "task_id" in self.verdict
 
     @property
     def env(self) -> dict[str, Any]:
@@ -134,7 +168,7 @@ class _Level:
 
 
 def _levels(data: RunReportData) -> list[_Level]:
-    verdict, run = data.verdict, data.run
+    verdict = data.verdict
     levels: list[_Level] = []
     failed_seen = False
     for name, meaning in LEVELS:
@@ -149,8 +183,6 @@ def _levels(data: RunReportData) -> list[_Level]:
             state = "not reached"
         reason = _failure_reason(name, data) if state == "failed" else ""
         levels.append(_Level(name=name, meaning=meaning, state=state, reason=reason))
-    if not verdict and run.get("status") not in (None, "ok", "running"):
-        levels[0].reason = str(run.get("error") or "")
     return levels
 
 
@@ -375,11 +407,12 @@ def _html_header(data: RunReportData) -> str:
 def _html_verdict(data: RunReportData) -> str:
     verdict = data.verdict
     out = ["<h2 id=verdict>Verdict</h2>"]
-    if not verdict:
-        out.append('<p class="note">No verdict was recorded (the run stopped before grading).</p>')
-    elif verdict.get("graded") is False or ("task_id" not in verdict and not data.run.get("task")):
-        out.append('<p class="note">Not graded against a reference: this run had no task (an own description). '
-                   "The levels below are what the run itself can tell.</p>")  # fmt: skip
+    if data.run.get("status") == "running":
+        out.append('<p class="note">The run did not finish (killed or still running): this is what it had produced; '
+                   "<code>resume=</code> continues it.</p>")  # fmt: skip
+    if not data.graded:
+        out.append('<p class="note">Not graded against a reference environment (the run had no task, or stopped '
+                   "before grading): the levels are what the run's own record shows.</p>")  # fmt: skip
     cards = []
     for i, level in enumerate(_levels(data)):
         mark = {"reached": "✓", "failed": "✗", "not reached": "–", "unknown": "?"}[level.state]
@@ -392,7 +425,7 @@ def _html_verdict(data: RunReportData) -> str:
         if i < len(LEVELS) - 1:
             cards.append('<div class="arrow">→</div>')
     out.append('<div class="levels">' + "".join(cards) + "</div>")
-    if verdict:
+    if data.graded:
         rows = []
         if verdict.get("reference_return") is not None:
             rows.append(("return on the reference", f"{_num(verdict['reference_return'])} ± "
@@ -694,15 +727,15 @@ def render_markdown(data: RunReportData) -> str:
     ])  # fmt: skip
 
     lines += ["## Verdict", ""]
-    if not verdict:
-        lines += ["No verdict was recorded (the run stopped before grading).", ""]
+    if not data.graded:
+        lines += ["Not graded against a reference environment: the levels are what the run's own record shows.", ""]
     marks = {"reached": "✓", "failed": "✗", "not reached": "–", "unknown": "?"}
     lines += [" → ".join(f"{marks[lv.state]} {_LEVEL_TITLES[lv.name]}" for lv in _levels(data)), ""]
     for level in _levels(data):
         lines.append(f"- **{_LEVEL_TITLES[level.name]}** ({level.state}): {level.meaning}."
                      + (f" **Why not:** {level.reason}" if level.reason else ""))  # fmt: skip
     lines.append("")
-    if verdict:
+    if data.graded:
         rows = [("fidelity", _num(verdict.get("fidelity"), 3)),
                 ("start fidelity", _num(verdict.get("start_fidelity"), 3)),
                 ("modeling score", _num(verdict.get("modeling_score"), 3)),

@@ -1,7 +1,11 @@
 """Experiment tracking with Weights & Biases: offline by default, a no-op when disabled.
 
 Every run and compile logs its configuration, each stage's output (one row per agent in a ``wandb.Table``),
-training curves and the verdict. The mode is chosen so that code never sends data anywhere by itself:
+training curves and the verdict. :meth:`Tracker.log_run` logs a finished run directory: its verdict and status as
+summary values (for failed runs too) and its report, spec, ``env.py`` and policy as artifacts. Runs of one Hydra
+multirun share a wandb group named after the sweep, so a sweep is one group in the wandb UI.
+
+The mode is chosen so that code never sends data anywhere by itself:
 
 1. ``WANDB_MODE`` in the environment wins (``disabled`` in tests, ``online`` only if the user exports it);
 2. otherwise the config's ``mode`` (default ``offline``: runs are written under ``wandb/`` and can be pushed later
@@ -14,6 +18,7 @@ Usage::
         tracker.log_stage_outputs(stages)
         tracker.log_training_curve(curve)
         tracker.log_verdict(verdict)
+        tracker.log_run(run_dir)          # at the end: verdict, status, report/spec/env.py/policy artifacts
 """
 
 from __future__ import annotations
@@ -26,7 +31,16 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-__all__ = ["Tracker", "resolve_mode"]
+__all__ = ["Tracker", "resolve_mode", "sweep_group", "RUN_ARTIFACTS"]
+
+RUN_ARTIFACTS: dict[str, tuple[str, ...]] = {
+    "report": ("report.html", "report.md"),
+    "spec": ("env_spec.json", "mdp.md"),
+    "env": ("env.py",),
+    "policy": ("training/policy",),
+}
+"""What :meth:`Tracker.log_run` attaches: artifact type -> files or folders of the run directory (missing ones are
+skipped, so a run that failed early still logs its report)."""
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +55,29 @@ def resolve_mode(configured: str | None = None, *, enabled: bool = True) -> str:
     if not enabled:
         return "disabled"
     return os.environ.get("WANDB_MODE") or configured or "offline"
+
+
+def sweep_group() -> str | None:
+    """The wandb group of the current Hydra multirun job (``sweep-<date>_<time>`` from the sweep directory), or None
+    outside a multirun."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        if not HydraConfig.initialized():
+            return None
+        hydra_cfg = HydraConfig.get()
+        if hydra_cfg.mode != RunMode.MULTIRUN:
+            return None
+        parts = Path(str(hydra_cfg.sweep.dir)).parts[-2:]
+    except Exception:  # no Hydra, or a config without a sweep: no group
+        return None
+    return "sweep-" + "_".join(parts) if parts else None
+
+
+def _artifact_name(kind: str, label: str) -> str:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in label)
+    return f"{kind}-{safe}"[:120]
 
 
 def _plain(value: Any) -> Any:
@@ -90,7 +127,7 @@ class Tracker:
             config: The run's full configuration, logged as wandb config.
             job_type: ``run``, ``compile`` or ``experiment``.
             name: Run name shown in wandb.
-            group: Groups runs (e.g. one experiment sweep).
+            group: Groups runs; default: the Hydra sweep of a multirun job (:func:`sweep_group`), else none.
             tags: Extra tags.
             directory: Where wandb writes its files (default: the current directory, i.e. Hydra's run dir).
 
@@ -110,7 +147,7 @@ class Tracker:
                 "config": _plain(dict(config or {})),
                 "job_type": job_type,
                 "name": name,
-                "group": group,
+                "group": group if group is not None else sweep_group(),
                 "tags": list(tags) or None,
                 "dir": str(directory) if directory is not None else None,
                 "reinit": "finish_previous",
@@ -171,6 +208,67 @@ class Tracker:
         if isinstance(plain, Mapping):
             for k, v in plain.items():
                 self._run.summary[f"verdict/{k}"] = v
+
+    def log_run(self, run_dir: str | os.PathLike[str]) -> None:
+        """Log a run directory at the end of a run, whatever its outcome.
+
+        Summary values: ``status``, ``failed_stage``, ``verdict/<field>`` (every level, also for a run that failed
+        before training), ``lm/calls``, ``lm/total_tokens``, ``wall_time_s``, ``env/passed``, ``env/repairs`` and
+        ``env/agreement`` when candidates were compared. Artifacts (:data:`RUN_ARTIFACTS`): the report, the spec,
+        ``env.py`` and the policy, each named ``<type>-<run directory name>``. Never raises: tracking must not
+        break a run.
+        """
+        if self._run is None:
+            return
+        path = Path(run_dir)
+        try:
+            run = json.loads((path / "run.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            log.warning("wandb: cannot read %s/run.json (%s); nothing logged", path, exc)
+            return
+        try:
+            self._log_run_summary(run)
+            self._log_run_artifacts(path, label=path.name)
+        except Exception as exc:  # tracking must never break a run
+            log.warning("wandb: logging the run directory failed (%s)", exc)
+
+    def _log_run_summary(self, run: Mapping[str, Any]) -> None:
+        summary = self._run.summary
+        summary["status"] = run.get("status")
+        summary["failed_stage"] = run.get("failed_stage")
+        if run.get("wall_time_s") is not None:
+            summary["wall_time_s"] = run["wall_time_s"]
+        lm = run.get("lm") or {}
+        for key in ("calls", "total_tokens"):
+            if key in lm:
+                summary[f"lm/{key}"] = lm[key]
+        env = run.get("env") or {}
+        summary["env/passed"] = bool(env.get("passed"))
+        summary["env/repairs"] = env.get("repairs", 0)
+        consensus = env.get("consensus")
+        if isinstance(consensus, Mapping) and consensus.get("agreement") is not None:
+            summary["env/agreement"] = consensus["agreement"]
+        from alamp.run_report import levels_of
+
+        verdict = levels_of(run)  # a run that was never graded still has the levels its record shows
+        verdict["messages"] = "\n".join(map(str, verdict.get("messages") or []))
+        verdict.pop("modeling_details", None)
+        self.log_verdict(verdict)
+
+    def _log_run_artifacts(self, path: Path, *, label: str) -> None:
+        import wandb
+
+        for kind, names in RUN_ARTIFACTS.items():
+            present = [path / name for name in names if (path / name).exists()]
+            if not present:
+                continue
+            artifact = wandb.Artifact(_artifact_name(kind, label), type=kind)
+            for item in present:
+                if item.is_dir():
+                    artifact.add_dir(str(item), name=str(item.relative_to(path)))
+                else:
+                    artifact.add_file(str(item), name=str(item.relative_to(path)))
+            self._run.log_artifact(artifact)
 
     def save_file(self, path: str | os.PathLike[str]) -> None:
         """Attach a file (e.g. run.json or a compiled program) to the run."""

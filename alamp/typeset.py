@@ -135,7 +135,7 @@ def _latex_symbol(name: str) -> str:
 
 # Logical connectives and ``a if c else b`` become these (undefined) functions, not sympy's And/Or/Piecewise:
 # those sort their arguments and insist on boolean ones, and a typeset condition should read as it was written.
-_ALL_OF, _ANY_OF, _NEGATION, _CASES = "AllOf", "AnyOf", "Negation", "Cases"
+_ALL_OF, _ANY_OF, _NEGATION, _CASES, _CHAIN = "AllOf", "AnyOf", "Negation", "Cases", "Chain"
 _CONNECTIVES = {_ALL_OF: ("\u2227", r"\wedge"), _ANY_OF: ("\u2228", r"\vee")}
 _UPRIGHT_LATEX = {"min": r"\min", "max": r"\max", "clip": r"\operatorname{clip}"}
 
@@ -207,12 +207,23 @@ def _printers() -> tuple[type, type]:
                 return self._row(self._text("mo", "\u00ac"), self._fenced([inner]) if e.args[0].args else inner)
             if name == _CASES:
                 return self._cases(*e.args)
+            if name == _CHAIN:  # a < b <= c: each comparison after the first shows only its operator and right side
+                row = self._row(self._print(e.args[0]))
+                for rel in e.args[1:]:
+                    row.appendChild(self._operator(rel))
+                    row.appendChild(self._print(rel.rhs))
+                return row
             # Any other function (clip, uniform, max, ...): its name upright, then the arguments in parentheses.
             return self._row(
                 self._text("mi", name, mathvariant="normal"),
                 self._text("mo", "\u2061"),  # function application (invisible)
                 self._fenced([self._print(a) for a in e.args]),
             )
+
+        def _operator(self, rel: Any) -> Any:
+            node = self.dom.createElement("mo")
+            node.appendChild(self.dom.createTextNode(self.mathml_tag(rel)))  # already escaped
+            return node
 
         def _fenced(self, items: list[Any]) -> Any:
             row = self._row(self._text("mo", "("))
@@ -242,6 +253,11 @@ def _printers() -> tuple[type, type]:
                     rf"\left({self._print(a)}\right)" if _connective_child(a) else self._print(a) for a in e.args
                 ]
                 return f" {_CONNECTIVES[name][1]} ".join(parts)
+            if name == _CHAIN:
+                text = self._print(e.args[0])
+                for rel in e.args[1:]:
+                    text += " " + self._print(rel).split(self._print(rel.lhs), 1)[1].strip()
+                return text
             if name == _NEGATION:
                 inner = self._print(e.args[0])
                 return rf"\neg \left({inner}\right)" if e.args[0].args else rf"\neg {inner}"
@@ -316,7 +332,7 @@ class _ToSympy:
                 right = self(right_node)
                 parts.append(self._compare(op, left, right))
                 left = right
-            return parts[0] if len(parts) == 1 else sp.Function(_ALL_OF)(*parts)
+            return parts[0] if len(parts) == 1 else sp.Function(_CHAIN)(*parts)  # 0 <= x <= 10 as written
         if isinstance(node, ast.BoolOp):
             name = _ALL_OF if isinstance(node.op, ast.And) else _ANY_OF
             return sp.Function(name)(*(self(v) for v in node.values))
