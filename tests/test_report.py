@@ -123,3 +123,43 @@ def test_markdown_png_and_cli(multirun: Path, capsys: pytest.CaptureFixture[str]
 
 def test_markdown_of_empty_group_is_readable() -> None:
     assert "task | pipeline" in to_markdown([])
+
+
+def test_a_sweep_is_grouped_by_every_override_that_varies(tmp_path: Path) -> None:
+    """coding × lm over two seeds: four rows of n = 2, not one row of n = 8 (seeds are the replicates)."""
+    root = tmp_path / "sweep"
+    num = 0
+    for coding in ("compiler", "llm"):
+        for lm in ("local", "openai"):
+            for seed in (0, 1):
+                success = coding == "compiler" and lm == "openai" or (seed == 0 and lm == "openai")
+                _job(root, num, task="cartpole", pipeline="alamp", seed=seed, verdict=_verdict(4 if success else 2))
+                overrides = ["task=cartpole", f"coding={coding}", f"lm={lm}", f"seed={seed}", "logger=disabled",
+                             "hydra.verbose=false", "trainer.dqn.total_timesteps=500"]  # fmt: skip
+                (root / str(num) / ".hydra" / "overrides.yaml").write_text("".join(f"- {o}\n" for o in overrides))
+                num += 1
+    records = collect_runs(root)
+    assert records[0].settings == {"coding": records[0].settings["coding"], "lm": records[0].settings["lm"],
+                                   "trainer.dqn.total_timesteps": "500"}  # fmt: skip
+    rows = {r.setting: r for r in aggregate(records)}
+    assert sorted(rows) == [
+        "coding=compiler, lm=local", "coding=compiler, lm=openai", "coding=llm, lm=local", "coding=llm, lm=openai",
+    ]  # fmt: skip  (the constant override trainer.dqn.total_timesteps splits nothing)
+    assert all(row.n == 2 for row in rows.values())
+    assert rows["coding=compiler, lm=openai"].rates["policy_success"].successes == 2
+    assert rows["coding=llm, lm=openai"].rates["policy_success"].successes == 1
+    assert rows["coding=llm, lm=local"].rates["policy_success"].successes == 0
+    markdown = to_markdown(aggregate(records))
+    assert "| task | pipeline | setting | n |" in markdown
+    assert "| cartpole | alamp | coding=llm, lm=openai | 2 | 0 |" in markdown
+
+
+def test_runs_without_hydra_overrides_are_grouped_by_route_and_model(tmp_path: Path) -> None:
+    for num, (coding, model) in enumerate([("compiler", "qwen"), ("llm", "qwen"), ("llm", "qwen")]):
+        job = tmp_path / f"run{num}"
+        job.mkdir()
+        run = {"task": "cartpole", "pipeline": "alamp", "seed": 0, "coding": coding, "lm_config": {"model": model},
+               "verdict": _verdict(2)}  # fmt: skip
+        (job / "run.json").write_text(json.dumps(run))
+    rows = aggregate(collect_runs(tmp_path))
+    assert [(r.setting, r.n) for r in rows] == [("coding=compiler", 1), ("coding=llm", 2)]  # the model never varies
