@@ -226,15 +226,30 @@ class MDPModel(_Model):
             raise ValueError(f"the MDP needs at least one {info.field_name.rstrip('s')}")
         return names
 
-    def to_latex(self) -> str:
-        """Render the model as a Markdown block with LaTeX maths."""
+    def to_latex(
+        self, *, parameters: list[Parameter] | None = None, objectives: list[Objective] | None = None
+    ) -> str:
+        """Render the model as Markdown with LaTeX maths (each expression typeset by :mod:`alamp.typeset`; text that
+        is not an expression stays as written, in ``\\text``).
 
-        def tex(name: str) -> str:
-            return name.replace("_", r"\_")
+        Args:
+            parameters: Also list the parameters (name = value unit).
+            objectives: Also state the objective (max/min of its expression).
+        """
+        from alamp.typeset import typeset
 
-        lines = [
-            "## Formal MDP",
-            "",
+        def tex(text: str) -> str:
+            out = typeset(text).latex
+            return out if out is not None else r"\text{" + "".join(_TEX_ESCAPES.get(c, c) for c in text) + "}"
+
+        lines = ["## Formal MDP", ""]
+        if objectives:
+            lines += ["**Objective**", ""]
+            lines += [rf"- $$\{o.sense} \; {tex(o.expression or o.name)}$$" for o in objectives] + [""]
+        if parameters:
+            lines += ["**Parameters**", ""]
+            lines += [f"- $${tex(p.name)} = {p.value}$$ {p.unit}".rstrip() for p in parameters] + [""]
+        lines += [
             rf"$$\mathcal{{S}} = ({', '.join(tex(s) for s in self.states)})$$",
             "",
             rf"$$\mathcal{{A}} = \{{{', '.join(tex(a) for a in self.actions)}\}}$$",
@@ -244,9 +259,13 @@ class MDPModel(_Model):
         ]
         lines += [f"- $${tex(eq)}$$" for eq in self.transitions] or ["- (none stated)"]
         lines += ["", f"**Reward** $$r = {tex(self.reward)}$$", "", rf"**Discount** $$\gamma = {self.discount}$$", ""]
-        lines += [f"**Horizon** $$H = {self.horizon}$$", "", "**Termination**", ""]
+        horizon = tex(self.horizon_parameter) if self.horizon_parameter else self.horizon
+        lines += [f"**Horizon** $$H = {horizon}$$", "", "**Termination**", ""]
         lines += [f"- $${tex(c)}$$" for c in self.termination] or ["- horizon only"]
         return "\n".join(lines) + "\n"
+
+
+_TEX_ESCAPES = {c: "\\" + c for c in "_{}%#$&"} | {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}
 
 
 class SARAction(_Model):
