@@ -8,6 +8,7 @@ Layout::
         stages/<stage>.json  each stage's record: status, seconds, LM usage, typed output
         description.txt      the input description
         mdp.md               the formal model (MDPModel.to_latex())
+        report.html          the run's report, self-contained (alamp.run_report.write_run_report); report.md likewise
         env.py               the final environment code (emitted from the spec, or the generated class)
         config.yaml          the composed configuration
         run.log              the log

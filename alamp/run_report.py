@@ -335,10 +335,13 @@ pre { background: var(--soft); border: 1px solid var(--line); padding: 10px; ove
 .level .why { font-size: 13px; margin-top: 4px; } .level .meaning { font-size: 12.5px; color: var(--muted); }
 .arrow { align-self: center; color: var(--muted); font-size: 20px; }
 .metrics td:first-child { font-weight: 600; }
+dl.meta { display: flex; flex-wrap: wrap; gap: 4px 22px; margin: 0 0 8px; font-size: 14px; }
+dl.meta div { display: flex; gap: 6px; } dl.meta dt { color: var(--muted); } dl.meta dd { margin: 0; }
 .mdp { display: grid; grid-template-columns: max-content 1fr; gap: 6px 18px; align-items: center; }
 .mdp .label { color: var(--muted); font-weight: 600; }
 math { font-size: 1.1em; font-family: "STIX Two Math", "Latin Modern Math", "Cambria Math", "DejaVu Math TeX Gyre",
        math; }
+.eq { margin: 5px 0; }
 .unparsed { background: #fff8c5; padding: 0 3px; }
 details > summary { cursor: pointer; color: #0969da; margin: 6px 0; }
 .pass { color: var(--ok); font-weight: 600; } .fail { color: var(--bad); font-weight: 600; }
@@ -373,6 +376,18 @@ def _name_math(name: str) -> str:
     return ts.html() if ts.parsed else f"<code>{_e(name)}</code>"
 
 
+def _short_path(path: Any) -> str:
+    """A path inside the project as a relative one (``artifacts/alamp_labeled.json``), any other as it is."""
+    if not path:
+        return ""
+    from alamp.paths import project_root
+
+    try:
+        return str(Path(str(path)).resolve().relative_to(project_root().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _status_badge(status: str) -> str:
     kind = "ok" if status == "ok" else "bad" if status and status != "running" else "other"
     return f'<span class="badge {kind}">{_e(status or "unknown")}</span>'
@@ -386,7 +401,7 @@ def _html_header(data: RunReportData) -> str:
         ("pipeline", run.get("pipeline")),
         ("environment route", run.get("coding")),
         ("seed", run.get("seed")),
-        ("compiled program", run.get("program") or "none (zero-shot)"),
+        ("compiled program", _short_path(run.get("program")) or "none (zero-shot)"),
         ("LM", " / ".join(str(v) for v in (lm.get("model"), lm.get("backend")) if v)),
         ("started", run.get("created")),
         ("wall time", f"{_num(run.get('wall_time_s'))} s" if run.get("wall_time_s") is not None else "–"),
@@ -400,7 +415,7 @@ def _html_header(data: RunReportData) -> str:
     ]
     if run.get("error") and run.get("status") != "ok":
         out.append(f"<p><b>Error:</b></p><pre>{_e(run['error'])}</pre>")
-    out.append('<table class="metrics">' + "".join(f"<tr><td>{k}</td><td>{v}</td></tr>" for k, v in rows) + "</table>")
+    out.append('<dl class="meta">' + "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in rows) + "</dl>")
     return "\n".join(out)
 
 
@@ -506,12 +521,12 @@ def _html_mdp(data: RunReportData) -> str:
     rows = [
         ("state", f"<span>𝒮 = ( {states} )</span>"),
         ("actions", f"<span>𝒜 = {{ {actions} }}</span>"),
-        ("transitions", "".join(f"<div>{_math(t, display=True)}</div>" for t in mdp.get("transitions") or [])
+        ("transitions", "".join(f'<div class="eq">{_math(t, display=True)}</div>' for t in mdp.get("transitions") or [])
          or '<span class="note">none stated</span>'),
         ("reward", f"<span><i>r</i> = {_math(mdp.get('reward'))}</span>"),
         ("discount", f"<span><i>γ</i> = {_e(_num(mdp.get('discount')))}</span>"),
         ("horizon", f"<span><i>H</i> = {_e(mdp.get('horizon_parameter') or mdp.get('horizon'))}</span>"),
-        ("termination", "".join(f"<div>{_math(t, display=True)}</div>" for t in mdp.get("termination") or [])
+        ("termination", "".join(f'<div class="eq">{_math(t, display=True)}</div>' for t in mdp.get("termination") or [])
          or '<span class="note">the horizon only</span>'),
     ]  # fmt: skip
     out.append('<div class="mdp">' + "".join(f'<div class="label">{_e(k)}</div><div>{v}</div>' for k, v in rows)
@@ -559,7 +574,8 @@ def _html_spec(spec: Mapping[str, Any]) -> str:
         ))  # fmt: skip
     updates = spec.get("updates") or []
     out.append("<p>Each step, after the action's assignments, in this order:</p>")
-    out.append("".join(f"<div>{typeset_assignment(u['target'], u['expr']).html(display=True)}</div>" for u in updates)
+    out.append("".join(f'<div class="eq">{typeset_assignment(u["target"], u["expr"]).html(display=True)}</div>'
+                       for u in updates)
                or '<p class="note">no updates</p>')  # fmt: skip
     terminated = spec.get("terminated") or []
     rows = [
@@ -677,9 +693,10 @@ def _html_files(data: RunReportData) -> str:
 
 def render_html(data: RunReportData) -> str:
     """The report as one self-contained HTML page."""
+    # What a reader asks first (did it work, what model, did it learn) before the details that explain it.
     sections = [
-        _html_header(data), _html_verdict(data), _html_problem(data), _html_mdp(data), _html_env(data),
-        _html_training(data), _html_cost(data), _html_files(data),
+        _html_header(data), _html_verdict(data), _html_mdp(data), _html_training(data), _html_problem(data),
+        _html_env(data), _html_cost(data), _html_files(data),
     ]  # fmt: skip
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -721,7 +738,7 @@ def render_markdown(data: RunReportData) -> str:
     lines += _md_table(["", ""], [
         ("task", run.get("task") or "— (own description, not graded)"), ("pipeline", run.get("pipeline")),
         ("environment route", run.get("coding")), ("seed", run.get("seed")),
-        ("compiled program", run.get("program") or "none (zero-shot)"),
+        ("compiled program", _short_path(run.get("program")) or "none (zero-shot)"),
         ("LM", " / ".join(str(v) for v in (lm.get("model"), lm.get("backend")) if v)),
         ("wall time (s)", _num(run.get("wall_time_s"))),
     ])  # fmt: skip
