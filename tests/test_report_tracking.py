@@ -36,6 +36,9 @@ def test_a_failed_run_logs_its_verdict_and_its_artifacts(offline_wandb: Path, tm
     assert summary["verdict/graded"] is False and summary["status"] == "env_failed"
     assert summary["failed_stage"] == "env" and summary["env/passed"] is False and summary["lm/calls"] == 8
     tracker.finish()
+    import wandb
+
+    wandb.teardown()  # stops wandb's service process, which writes the run file asynchronously: now it is complete
 
     # The offline run file holds the group, the summary and the artifacts (report, spec, env;
     # no policy: it never trained).
