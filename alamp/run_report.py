@@ -100,7 +100,8 @@ class RunReportData:
     @property
     def graded(self) -> bool:
         """Whether the verdict came from grading against a task's reference."""
-        return self.verdict.get("graded", True) is not False and "task_id" in self.verdict
+        verdict = self.verdict
+        return verdict.get("graded") is True or ("task_id" in verdict and verdict.get("graded") is not False)
 
     @property
     def env(self) -> dict[str, Any]:
@@ -405,6 +406,7 @@ def _html_header(data: RunReportData) -> str:
         ("LM", " / ".join(str(v) for v in (lm.get("model"), lm.get("backend")) if v)),
         ("started", run.get("created")),
         ("wall time", f"{_num(run.get('wall_time_s'))} s" if run.get("wall_time_s") is not None else "–"),
+        ("exit code", run.get("exit_code")),
         ("resumed", "yes" if run.get("resumed") else "no"),
         ("directory", str(data.path)),
     ]
@@ -413,9 +415,13 @@ def _html_header(data: RunReportData) -> str:
         f"<h1>alamp run: {_e(data.title)} {_status_badge(str(run.get('status') or ''))}</h1>",
         f'<p class="sub">{_e(run.get("pipeline") or "")} pipeline · report of <code>{_e(data.path.name)}</code></p>',
     ]
+    out.append('<dl class="meta">' + "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in rows) + "</dl>")
     if run.get("error") and run.get("status") != "ok":
         out.append(f"<p><b>Error:</b></p><pre>{_e(run['error'])}</pre>")
-    out.append('<dl class="meta">' + "".join(f"<div><dt>{k}</dt><dd>{v}</dd></div>" for k, v in rows) + "</dl>")
+    steps = run.get("next_steps") or []
+    if steps:
+        out.append("<p><b>What to try next:</b></p><ul>" + "".join(f"<li><code>{_e(s)}</code></li>" for s in steps)
+                   + "</ul>")  # fmt: skip
     return "\n".join(out)
 
 
@@ -602,18 +608,23 @@ def _html_env(data: RunReportData) -> str:
         chosen = consensus.get("chosen")
         agreement = consensus.get("agreement")
         out.append("<h3>Candidate agreement</h3>")
-        out.append(f"<p>The candidates that passed fell into {len(groups)} group(s) of equivalent environments, of "
-                   f"sizes {_e(', '.join(str(g) for g in groups))}; group {_e(chosen)} was chosen. Agreement: "
-                   f"<b>{_e(_num(agreement, 3))}</b> (share of the candidates in the chosen group).</p>")  # fmt: skip
+        members = consensus.get("members") or []
+        detail = (" (" + "; ".join("candidates " + ", ".join(map(str, m)) for m in members) + ")") if members else ""
+        out.append(f"<p>The candidates that passed the checks behave as {len(groups)} distinct environment(s): "
+                   f"groups of sizes {_e(', '.join(str(g) for g in groups))}{_e(detail)}. Candidate {_e(chosen)}, "
+                   f"of the largest group, was chosen. Agreement: <b>{_e(_num(agreement, 3))}</b> (the share of "
+                   "the compared candidates in the chosen group).</p>")  # fmt: skip
     attempts = env.get("attempts") or []
     if attempts:
         out.append("<h3>Candidates and repairs</h3>")
+        folders = list(env.get("candidates") or [])
+        folders += [""] * (len(attempts) - len(folders))
         out.append(_table(
-            ["candidate", "attempt", "route", "result", "failed check", "checker's message"],
+            ["candidate", "attempt", "route", "result", "failed check", "checker's message", "files"],
             [(_e(a.get("candidate")), _e(a.get("attempt")), _e(a.get("route")),
               '<span class="pass">passed</span>' if a.get("passed") else '<span class="fail">failed</span>',
-              _e(a.get("stage_failed") or ""), f"<pre>{_e(a.get('error'))}</pre>" if a.get("error") else "")
-             for a in attempts],
+              _e(a.get("stage_failed") or ""), f"<pre>{_e(a.get('error'))}</pre>" if a.get("error") else "",
+              _candidate_link(data.path, folder)) for a, folder in zip(attempts, folders, strict=True)],
             numeric=[0, 1],
         ))  # fmt: skip
     notes = env.get("notes") or []
@@ -627,6 +638,11 @@ def _html_env(data: RunReportData) -> str:
         out.append(f"<details><summary>env.py ({len(data.env_code.splitlines())} lines)</summary>"
                    f"<pre>{_e(data.env_code)}</pre></details>")  # fmt: skip
     return "\n".join(out)
+
+
+def _candidate_link(path: Path, folder: str) -> str:
+    target = f"candidates/{folder}"
+    return f'<a href="{_e(target)}/">{_e(target)}/</a>' if folder and (path / target).is_dir() else ""
 
 
 def _threshold(data: RunReportData) -> float | None:
@@ -685,7 +701,7 @@ def _html_cost(data: RunReportData) -> str:
 
 def _html_files(data: RunReportData) -> str:
     names = ["run.json", "description.txt", "mdp.md", "env.py", "env_spec.json", "config.yaml", "run.log",
-             "training/curve.json", "training/curve.png", "training/policy"]  # fmt: skip
+             "candidates", "training/curve.json", "training/curve.png", "training/policy"]  # fmt: skip
     present = [n for n in names if (data.path / n).exists()]
     links = " · ".join(f'<a href="{_e(n)}">{_e(n)}</a>' for n in present)
     return f'<h2 id=files>Files</h2><p class="note">In this directory: {links}</p>'
@@ -735,6 +751,8 @@ def render_markdown(data: RunReportData) -> str:
     lines = [f"# alamp run: {data.title} — {run.get('status') or 'unknown'}", ""]
     if run.get("error") and run.get("status") != "ok":
         lines += ["```text", str(run["error"]), "```", ""]
+    if run.get("next_steps"):
+        lines += ["What to try next:", ""] + [f"- `{step}`" for step in run["next_steps"]] + [""]
     lines += _md_table(["", ""], [
         ("task", run.get("task") or "— (own description, not graded)"), ("pipeline", run.get("pipeline")),
         ("environment route", run.get("coding")), ("seed", run.get("seed")),
@@ -801,7 +819,7 @@ def render_markdown(data: RunReportData) -> str:
     consensus = env.get("consensus")
     if isinstance(consensus, dict):
         lines += [f"Candidate agreement: {_num(consensus.get('agreement'), 3)} (groups of sizes "
-                  f"{', '.join(str(g) for g in consensus.get('groups') or [])}; group {consensus.get('chosen')} "
+                  f"{', '.join(str(g) for g in consensus.get('groups') or [])}; candidate {consensus.get('chosen')} "
                   "chosen).", ""]  # fmt: skip
     if env.get("attempts"):
         lines += _md_table(["candidate", "attempt", "route", "result", "failed check", "checker's message"], [

@@ -79,6 +79,10 @@ def test_failed_env_run_shows_every_candidate_and_the_checker_messages(runs: dic
     assert "No training in this run" in page and "<svg" not in page
     assert "Not graded against a reference" in page
     assert "| 0 | 1 | compiler | failed | spec |" in markdown
+    run = json.loads((runs["env_failed"] / "run.json").read_text())
+    for folder in run["env"]["candidates"]:  # each attempt's files (spec, checker message), linked
+        assert f'<a href="candidates/{folder}/">' in page
+    assert run["next_steps"] and all(f"<li><code>{step}" in page for step in run["next_steps"][:1])
 
 
 def test_ungraded_trained_run_shows_its_own_levels_and_the_curve(runs: dict[str, Path]) -> None:
@@ -98,10 +102,11 @@ def test_consensus_among_candidates_is_rendered(runs: dict[str, Path], tmp_path:
     run_dir = tmp_path / "consensus"
     shutil.copytree(runs["corridor"], run_dir)
     run = json.loads((run_dir / "run.json").read_text())
-    run["env"]["consensus"] = {"groups": [3, 1], "chosen": 0, "agreement": 0.75}
+    run["env"]["consensus"] = {"groups": [3, 1], "members": [[0, 2, 3], [1]], "chosen": 0, "agreement": 0.75}
     (run_dir / "run.json").write_text(json.dumps(run))
     page, markdown = _report(run_dir)
-    assert "Candidate agreement" in page and "sizes 3, 1" in page and "<b>0.75</b>" in page
+    assert "Candidate agreement" in page and "sizes 3, 1 (candidates 0, 2, 3; candidates 1)" in page
+    assert "Candidate 0, of the largest group, was chosen" in page and "<b>0.75</b>" in page
     assert "Candidate agreement: 0.75" in markdown
 
 
