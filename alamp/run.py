@@ -668,7 +668,20 @@ def run(
         summary["exit_code"] = int(exit_code_for_status(status))
         summary["next_steps"] = next_steps(cfg, status=status, summary=summary, run_path=path, task=task)
         directory.update(**summary)
+        _write_report(directory.path)
+        tracker.log_run(directory.path)
     return directory.summary
+
+
+def _write_report(path: Path) -> None:
+    """``report.html`` and ``report.md`` of the run (a report bug must not fail a run that worked: it is logged)."""
+    from alamp.run_report import write_run_report
+
+    try:
+        write_run_report(path)
+    except Exception as exc:  # the run's own files are written; the report can be rebuilt with alamp.report
+        log.warning("the run report could not be written (%s: %s); rebuild it with `python -m alamp.report %s`",
+                    type(exc).__name__, exc, path)  # fmt: skip
 
 
 def _record_early_failure(directory: RunDir, status: str, error: str, steps: list[str]) -> None:
