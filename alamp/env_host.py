@@ -95,10 +95,11 @@ class EnvHost:
     def __init__(self, make_env: Any = None) -> None:
         self.make_env = make_env
         self.env: Any = None
+        self.env_class: Any = None
         self.filename: str | None = None
 
     def handle(self, request: dict[str, Any]) -> dict[str, Any]:
-        """Answer one request: ``load``, ``reset``, ``step`` or ``close``."""
+        """Answer one request: ``load``, ``reset``, ``step``, ``check_env`` or ``close``."""
         op = request.get("op")
         try:
             if op == "load":
@@ -110,6 +111,8 @@ class EnvHost:
                 obs, reward, terminated, truncated, info = self.env.step(request["action"])
                 return {"ok": True, "obs": _array(obs), "reward": _number(reward), "terminated": _number(terminated),
                         "truncated": _number(truncated), "info_type": type(info).__name__}
+            if op == "check_env":
+                return {"ok": True, "check_env_error": self._check_env(self.env_class)}
             if op == "close":
                 if self.env is not None:
                     self.env.close()
@@ -141,8 +144,7 @@ class EnvHost:
             reply["action_space"] = describe_space(self.env.action_space)
         except Exception as exc:
             return {"ok": False, "stage": "construct", "error": format_error(exc, self.filename)}
-        if request.get("check_env", True):
-            reply["check_env_error"] = self._check_env(env_class)
+        self.env_class = env_class
         return reply
 
     def _check_env(self, env_class: Any) -> str:

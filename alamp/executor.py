@@ -6,9 +6,10 @@ Checks, in order (the first failure is reported as ``stage_failed``):
 2. ``construct`` the environment class is found and constructed;
 3. ``spaces``    the action space is ``Discrete`` and the observation space a numeric ``Box`` (or ``Discrete``) of
    bounded size; after the steps, the observation has one entry per SAR observation and one action per SAR action;
-4. ``check_env`` ``gymnasium.utils.env_checker.check_env`` passes, and ``reset(seed)`` is reproducible;
-5. ``step``      ``n_steps`` random steps run (resetting at episode ends); every observation has the declared shape
-   and dtype, is finite and inside the declared bounds; every reward is a finite number; the flags are bools.
+4. ``step``      ``reset(seed)`` twice gives the same observation (else ``check_env``), then ``n_steps`` random steps
+   run (resetting at episode ends); every observation has the declared shape and dtype, is finite and inside the
+   declared bounds; every reward is a finite number; the flags are bools;
+5. ``check_env`` ``gymnasium.utils.env_checker.check_env`` passes (a second opinion, run last).
 
 The verdict is decided here, in the parent. Generated code only *hosts* the environment in a sandboxed child
 (``alamp.sandbox`` + ``alamp.env_host``): this process sends ``reset``/``step`` requests over a pipe with a bounded
@@ -173,7 +174,7 @@ def _drive(call: Call, *, n_steps: int, seed: int, module: str | None) -> dict[s
     import numpy as np
 
     report: dict[str, Any] = {"passed": False, "stage_failed": None, "error": "", "steps": 0}
-    reply = call({"op": "load", "module": module, "check_env": True}, "loading the module and constructing the env")
+    reply = call({"op": "load", "module": module}, "loading the module and constructing the env")
     if not reply.get("ok"):
         stage = reply.get("stage") if reply.get("stage") in ("import", "construct") else "construct"
         raise _CheckFailed(stage, str(reply.get("error") or "the environment could not be built"))
@@ -186,8 +187,6 @@ def _drive(call: Call, *, n_steps: int, seed: int, module: str | None) -> dict[s
     n_actions, start = _int(action.get("n")), _int(action.get("start", 0))
     if n_actions is None or start is None or not 1 <= n_actions <= MAX_ACTIONS:
         raise _CheckFailed("spaces", f"action_space Discrete(n={action.get('n')!r}) must have 1..{MAX_ACTIONS} actions")
-    if reply.get("check_env_error"):
-        raise _CheckFailed("check_env", str(reply["check_env_error"]))
     first = call({"op": "reset", "seed": seed}, "reset()")
     again = call({"op": "reset", "seed": seed}, "reset()")
     for answer in (first, again):
@@ -219,6 +218,9 @@ def _drive(call: Call, *, n_steps: int, seed: int, module: str | None) -> dict[s
             problem = obs_space.problem(reset.get("obs"), f"reset() after step {step}")
             if problem:
                 raise _CheckFailed("step", problem)
+    checked = call({"op": "check_env"}, "gymnasium's check_env (it calls reset and step)")
+    if not checked.get("ok") or checked.get("check_env_error"):
+        raise _CheckFailed("check_env", str(checked.get("check_env_error") or checked.get("error")))
     report.update(passed=True, obs_dim=obs_space.dim, n_actions=n_actions)
     return report
 

@@ -410,13 +410,15 @@ def _bwrap_argv(bwrap: str, *, root: Path, inputs: list[str], outputs: list[str]
     for path in _python_dirs():
         argv += ["--ro-bind", path, path]
     size = str(limits.file_size_mb * _MB)
-    argv += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/tmp"]
+    argv += ["--proc", "/proc", "--dev", "/dev", "--size", size, "--tmpfs", "/dev/shm"]
+    argv += ["--size", size, "--tmpfs", "/tmp"]
     argv += ["--size", size, "--perms", "0755", "--tmpfs", SANDBOX_WORKDIR]
     for name in inputs:
         argv += ["--ro-bind", str(root / "in" / name), f"{SANDBOX_WORKDIR}/{name}"]
     for name in outputs:
         argv += ["--bind", str(root / "out" / name), f"{SANDBOX_WORKDIR}/{name}"]
-    argv += ["--chdir", SANDBOX_WORKDIR, "--"]
+    # The root bwrap builds is itself a tmpfs: read-only, so the sized tmpfs mounts are the only writable places.
+    argv += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", SANDBOX_WORKDIR, "--"]
     return argv
 
 
