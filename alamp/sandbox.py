@@ -56,6 +56,7 @@ __all__ = [
     "SandboxResult",
     "SandboxSession",
     "detect_isolation",
+    "process_limit_available",
     "run_in_sandbox",
     "scrubbed_env",
 ]
@@ -336,6 +337,16 @@ class _PidsCgroup:
             except OSError:
                 time.sleep(0.02)
         log.warning("could not remove cgroup %s", self.path)
+
+
+@functools.lru_cache(maxsize=1)
+def process_limit_available() -> bool:
+    """Whether a pids cgroup can be made here (then the process cap and the whole-tree kill are exact)."""
+    cgroup = _PidsCgroup.create(8)
+    if cgroup is None:
+        return False
+    cgroup.remove()
+    return True
 
 
 def _cgroup_bases() -> list[Path]:

@@ -10,7 +10,7 @@ import pytest
 from hostile_lm_server import FakeLMServer, refused_url
 
 from alamp.exit_codes import ExitCode, exit_code_for_status
-from alamp.lm import LMConfig, build_lm, load_lm_config, lm_unavailable_reason
+from alamp.lm import LMConfig, build_lm, lm_unavailable_reason, load_lm_config
 
 RETRIES = 2
 TIMEOUT_S = 0.5

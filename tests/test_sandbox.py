@@ -67,4 +67,5 @@ def test_runs_in_a_temporary_directory_and_collects_files(tmp_path) -> None:
     result = run_in_sandbox(task_source=source, collect={"out": tmp_path / "copied"})
     assert result.ok
     assert (tmp_path / "copied" / "a.txt").read_text() == "hello"
-    assert result.report["cwd"] == "/sandbox" if result.isolation == "bwrap" else "alamp-sandbox-" in result.report["cwd"]
+    cwd = result.report["cwd"]
+    assert cwd == "/sandbox" if result.isolation == "bwrap" else "alamp-sandbox-" in cwd
