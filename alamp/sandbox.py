@@ -155,8 +155,9 @@ class SandboxLimits:
         output_bytes: How much of stdout/stderr is read back.
         max_processes: Processes and threads the child may have at once (pids cgroup, where writable).
         message_bytes: Largest message the child may send; a larger one ends the call.
-        isolation: ``auto`` (bwrap where it works, else the plain child with a warning), ``bwrap`` (refuse to run
-            without it) or ``process`` (the plain child, with the warning).
+        isolation: ``auto`` (bwrap where it works, else the plain child with a warning; the ``ALAMP_SANDBOX``
+            environment variable may choose instead), ``bwrap`` (refuse to run without it) or ``process`` (the plain
+            child, with the warning).
     """
 
     timeout_s: float = 60.0
@@ -511,8 +512,13 @@ class SandboxSession:
         self.limits = limits or SandboxLimits()
         self.started = time.monotonic()
         self.deadline = self.started + self.limits.timeout_s
-        isolation = detect_isolation() if self.limits.isolation != "process" else Isolation("process", "asked for")
-        if isolation.kind != "bwrap" and self.limits.isolation == "bwrap":
+        mode = self.limits.isolation
+        if mode == "auto":
+            mode = os.environ.get("ALAMP_SANDBOX", "auto")
+        if mode not in ("auto", "bwrap", "process"):
+            raise SandboxError(f"isolation {mode!r} is unknown; use auto, bwrap or process", kind="protocol")
+        isolation = detect_isolation() if mode != "process" else Isolation("process", "isolation=process was asked for")
+        if isolation.kind != "bwrap" and mode == "bwrap":
             raise SandboxError(f"isolation='bwrap' was required but {isolation.reason}", kind="protocol")
         self.isolation = isolation.kind
         self.warning = _fallback_warning(isolation.reason) if isolation.kind != "bwrap" else ""

@@ -29,7 +29,9 @@ from alamp.sandbox import SandboxLimits, detect_isolation, process_limit_availab
 from alamp.schema import SARSpec
 
 ISOLATION = detect_isolation()
-BWRAP = ISOLATION.kind == "bwrap"
+FORCED = os.environ.get("ALAMP_SANDBOX", "auto")
+BWRAP = ISOLATION.kind == "bwrap" and FORCED != "process"
+REASON = ISOLATION.reason or "ALAMP_SANDBOX=process"
 PIDS_CGROUP = process_limit_available()
 SAR = SARSpec(observations=["position"], actions=[{"name": "left"}, {"name": "right"}], reward="-1")
 LIMITS = SandboxLimits(timeout_s=3.0, memory_mb=1024, file_size_mb=16, max_processes=64)
@@ -321,7 +323,7 @@ CASE_NAMES = _case_names()
 def test_hostile_generated_code_is_contained(name: str, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     case = next(c for c in cases(world) if c.name == name)
     if case.needs_ns and not BWRAP:
-        pytest.skip(f"needs namespace isolation: {ISOLATION.reason}")
+        pytest.skip(f"needs namespace isolation: {REASON}")
     if case.needs_pids_cgroup and not PIDS_CGROUP:
         pytest.skip("needs a writable pids cgroup for the process limit")
     secret = f"sk-hostile-{world.marker}"
