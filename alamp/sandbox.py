@@ -611,9 +611,9 @@ class SandboxSession:
             ready = select.select([fd], [], [], max(left, 0.0))[0] if left > 0 else []
             if not ready:
                 self.kill()
-                limit = budget if budget < self.limits.timeout_s - 0.01 else self.limits.timeout_s
                 raise SandboxError(
-                    f"timed out after {limit:.3g} s waiting for {what} (the code may loop forever or be far too slow)",
+                    f"timed out: the {self.limits.timeout_s:g} s limit ran out waiting for {what} (the code may loop "
+                    "forever or be far too slow)",
                     kind="timeout",
                 )
             chunk = os.read(fd, min(size - got, 1 << 20))
