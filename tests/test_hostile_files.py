@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from alamp.artifact import CorruptArtifactError, ProgramStructureError, load_program
-from alamp.description import MAX_DESCRIPTION_CHARS, DescriptionError, check_description, read_description_file
+from alamp.description_check import MAX_DESCRIPTION_CHARS, DescriptionError, check_description, read_description_file
 from alamp.paths import artifacts_dir
 from alamp.run_dir import CorruptRunFileError, RunDir
 from alamp.sandbox import run_in_sandbox
