@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import sys
 import sysconfig
 import tempfile
 import textwrap
@@ -120,7 +121,11 @@ def _case_process(pid: int, marker: str) -> str:
         return ""
     if state == "Z":
         return ""
-    if marker in cmdline or cwd.startswith("/sandbox") or "alamp-sandbox-" in cwd or userns != _OUR_USERNS:
+    # Ours: the case's marker, the bwrap work dir, or (fallback) our interpreter in a sandbox temp dir. Other
+    # people's sandboxes on a shared machine (another interpreter) are not this case's processes.
+    ours_fallback = "alamp-sandbox-" in cwd and cmdline.startswith(sys.executable)
+    if marker in cmdline or cwd.startswith("/sandbox") or ours_fallback or (userns != _OUR_USERNS and
+                                                                            cmdline.startswith(sys.executable)):
         return f"pid {pid} ({cmdline.strip()[:80]}, cwd {cwd})"
     return ""
 
