@@ -14,9 +14,17 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 export WANDB_MODE ?= offline
 
-.PHONY: setup model demo test test-fast lint check bench clean
+.PHONY: setup sandbox-tools model demo test test-fast lint check bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) sandbox-tools
+
+# bubblewrap isolates LLM-written code (docs/security.md). Installed with apt-get where we are root; never fails the
+# build: without it alamp falls back to a plain child process and says so in every verdict.
+sandbox-tools:
+	@command -v bwrap >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+		{ apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; }; }; } || \
+		echo "note: bubblewrap (bwrap) is not installed; generated code will run in the weaker fallback sandbox"
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

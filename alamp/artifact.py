@@ -32,6 +32,9 @@ from alamp.paths import artifacts_dir, project_root
 
 __all__ = [
     "META_SUFFIX",
+    "ALLOWED_CLASSES",
+    "CorruptArtifactError",
+    "MAX_ARTIFACT_BYTES",
     "TRUSTED_MODULE_PREFIXES",
     "FORMAT_VERSION",
     "ProgramStructureError",
@@ -257,30 +260,68 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{meta_path} not found: a program file needs its metadata to be loaded safely. Re-save it with "
             "alamp.artifact.save_program, or pass check_structure=False to load_program if you trust it."
         )
-    return json.loads(meta_path.read_text(encoding="utf-8"))
+    meta = _read_json(meta_path, what="program metadata")
+    if not isinstance(meta, dict):
+        raise CorruptArtifactError(f"{meta_path} is not a JSON object; re-save the program with save_program")
+    return meta
 
 
-#: Modules whose classes metadata may name; a JSON file must not be able to call arbitrary code (``subprocess:run``).
-TRUSTED_MODULE_PREFIXES: tuple[str, ...] = ("alamp.",)
+#: Largest program or metadata file read (a compiled program with demos is well under 1 MB).
+MAX_ARTIFACT_BYTES = 64 * 1024 * 1024
+
+
+class CorruptArtifactError(ValueError):
+    """A program or metadata file cannot be read (not UTF-8, not JSON, wrong shape, too large)."""
+
+
+def _read_json(path: Path, *, what: str) -> Any:
+    """Read a JSON file, naming it and the fix when it cannot be read."""
+    fix = "restore it from version control or recompile it (`python -m alamp.compile`)"
+    try:
+        size = path.stat().st_size
+        if size > MAX_ARTIFACT_BYTES:
+            raise CorruptArtifactError(f"{path} ({what}) is {size:,} bytes, over {MAX_ARTIFACT_BYTES:,}: {fix}")
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptArtifactError(f"{path} ({what}) is not valid UTF-8 JSON ({exc}): {fix}") from None
+    except IsADirectoryError:
+        raise CorruptArtifactError(f"{path} ({what}) is a directory, not a file") from None
+    except PermissionError as exc:
+        raise CorruptArtifactError(f"{path} ({what}) cannot be read ({exc}): check its permissions") from None
+
+
+#: The only classes metadata may name (``program_class`` and ``__class__`` in ``program_init``), exactly as written.
+#: Loading is data, not code: a name is looked up in this table, never imported or traversed (``alamp.x:subprocess.run``
+#: would otherwise reach any callable through attributes). Add a class here when a new program or settings class
+#: should be loadable from a file.
+ALLOWED_CLASSES: tuple[str, ...] = (
+    "alamp.program:ALAMP",
+    "alamp.program:SingleModelBaseline",
+    "alamp.program:ProgramSettings",
+    "alamp.sandbox:SandboxLimits",
+)
+#: Kept for callers of the old name: the allow-list's modules.
+TRUSTED_MODULE_PREFIXES: tuple[str, ...] = tuple(sorted({name.partition(":")[0] for name in ALLOWED_CLASSES}))
 
 
 def _import_class(spec: str) -> type:
-    module_name, _, qualname = spec.partition(":")
-    if not module_name.startswith(TRUSTED_MODULE_PREFIXES):
+    if spec not in ALLOWED_CLASSES:
         raise ProgramStructureError(
-            f"metadata names class {spec!r} outside {list(TRUSTED_MODULE_PREFIXES)}; pass the program to load into "
-            "with load_program(path, program=...) instead"
+            f"metadata names class {spec!r}, which is not one alamp loads from a file (allowed: "
+            f"{', '.join(ALLOWED_CLASSES)}); the metadata file is damaged or was tampered with. Re-save the program "
+            "with alamp.artifact.save_program, or pass the program to load into with load_program(path, program=...)"
         )
-    obj: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
+    module_name, _, name = spec.partition(":")
+    obj = getattr(importlib.import_module(module_name), name)
+    if not isinstance(obj, type):
+        raise ProgramStructureError(f"{spec} is not a class")
     return obj
 
 
 def _rebuild(value: Any) -> Any:
     """``{"__class__": "module:Name", **kwargs}`` in ``program_init`` → ``Name(**kwargs)`` (settings dataclasses)."""
     if isinstance(value, Mapping) and "__class__" in value:
-        kwargs = {k: _rebuild(v) for k, v in value.items() if k != "__class__"}
+        kwargs = {str(k): _rebuild(v) for k, v in value.items() if k != "__class__"}
         return _import_class(str(value["__class__"]))(**kwargs)
     return value
 
@@ -333,10 +374,26 @@ def load_program(
     if program is None:
         if not meta:
             meta = read_metadata(program_path)
-        init = {k: _rebuild(v) for k, v in dict(meta.get("program_init") or {}).items()}
-        program = _import_class(meta["program_class"])(**init)
+        meta_path = meta_path_for(program_path)
+        init_data = meta.get("program_init") or {}
+        if not isinstance(init_data, Mapping) or not isinstance(meta.get("program_class"), str):
+            raise CorruptArtifactError(
+                f"{meta_path} lacks a program_class name or a program_init object; re-save the program"
+            )
+        try:
+            init = {k: _rebuild(v) for k, v in init_data.items()}
+            program = _import_class(meta["program_class"])(**init)
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, ProgramStructureError):
+                raise
+            raise CorruptArtifactError(
+                f"{meta_path}: the recorded program settings do not build a program ({exc}); re-save the program, "
+                "or pass the program to load into with load_program(path, program=...)"
+            ) from None
 
-    state = json.loads(program_path.read_text(encoding="utf-8"))
+    state = _read_json(program_path, what="compiled program")
+    if not isinstance(state, dict):
+        raise CorruptArtifactError(f"{program_path} is not a JSON object of DSPy state; recompile it")
     if check_structure:
         problems = compare_fingerprints(meta.get("structure", {}), structure_fingerprint(program))
         problems += [p for p in _check_state_against_program(state, program) if p not in problems]
@@ -347,5 +404,11 @@ def load_program(
                 + "\nRecompile it (`python -m alamp.compile`) against the current signatures, or load it into the "
                 "program version it was saved from."
             )
-    program.load(str(program_path))
+    try:
+        program.load(str(program_path))
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CorruptArtifactError(
+            f"{program_path}: DSPy could not load this state ({type(exc).__name__}: {exc}); recompile it "
+            "(`python -m alamp.compile`) or restore it from version control"
+        ) from None
     return program

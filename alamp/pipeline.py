@@ -108,7 +108,7 @@ def train_policy(
     route = getattr(pred, "coding_path", None)
     start = time.perf_counter()
     result: dict[str, Any] = {"trained": False, "route": route, "policy_dir": str(policy_dir), "error": "",
-                              "curve": []}
+                              "curve": [], "policy_config": dqn.to_dict()}
     if route == "compiler":
         from alamp.rl import train_dqn
         from alamp.spec import compile_spec
@@ -178,10 +178,11 @@ def _train_cached(
     return result
 
 
-def _load_policy(policy_dir: str | Path) -> Any:
+def _load_policy(policy_dir: str | Path, config: dict[str, Any] | None = None) -> Any:
     from alamp.rl import QPolicy
 
-    return QPolicy.load(policy_dir)
+    # The network's shape comes from this process's training config, not from the (possibly child-written) folder.
+    return QPolicy.load(policy_dir, config=config)
 
 
 def _outcome(pred: Any, training: dict[str, Any] | None) -> Any:
@@ -205,7 +206,7 @@ def _outcome(pred: Any, training: dict[str, Any] | None) -> Any:
         make_env=make_env,
         coded=bool(getattr(pred, "env_passed", False)),
         trained=trained,
-        policy=_load_policy(training["policy_dir"]) if trained else None,
+        policy=_load_policy(training["policy_dir"], training.get("policy_config")) if trained else None,
         path=getattr(pred, "coding_path", None),
         messages=messages,
     )

@@ -30,10 +30,39 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-__all__ = ["RunDir", "atomic_write_text", "atomic_write_json", "to_jsonable", "register_resolvers"]
+__all__ = [
+    "CorruptRunFileError",
+    "RunDir",
+    "atomic_write_text",
+    "atomic_write_json",
+    "to_jsonable",
+    "register_resolvers",
+]
 
 RUN_FILE = "run.json"
 STAGES_DIR = "stages"
+#: Largest run.json or stage file read back (a whole run's summary is a few hundred KB).
+MAX_RUN_FILE_BYTES = 64 * 1024 * 1024
+
+
+class CorruptRunFileError(ValueError):
+    """A run directory's ``run.json`` or stage file cannot be read; the message names the file and what to do."""
+
+
+def read_run_file(path: Path, *, fix: str) -> dict[str, Any]:
+    """Read a JSON object from a run directory, naming the file and ``fix`` when it is unreadable or corrupt."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_RUN_FILE_BYTES:
+            raise CorruptRunFileError(f"{path} is {size:,} bytes, over {MAX_RUN_FILE_BYTES:,}: not alamp's; {fix}")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CorruptRunFileError(f"{path} is corrupt (not UTF-8 JSON: {exc}); {fix}") from None
+    except OSError as exc:
+        raise CorruptRunFileError(f"{path} cannot be read ({exc.strerror or exc}); {fix}") from None
+    if not isinstance(data, dict):
+        raise CorruptRunFileError(f"{path} is corrupt (a JSON {type(data).__name__}, not an object); {fix}")
+    return data
 
 
 def to_jsonable(value: Any) -> Any:
@@ -97,7 +126,15 @@ class RunDir:
         self.on_stage_start = on_stage_start
         self.on_stage_end = on_stage_end
         run_file = self.path / RUN_FILE
-        self.summary: dict[str, Any] = json.loads(run_file.read_text()) if run_file.exists() else {}
+        self.summary: dict[str, Any] = {}
+        if run_file.exists():
+            self.summary = read_run_file(
+                run_file,
+                fix=f"restore it, or start a new run without resume= (the stage outputs in {self.path / STAGES_DIR} "
+                "are untouched)",
+            )
+        if not isinstance(self.summary.get("stages", {}), dict):
+            raise CorruptRunFileError(f"{run_file} is corrupt ('stages' is not an object); restore it or run anew")
         self.summary.setdefault("stages", {})
         self.summary.setdefault("created", datetime.now().isoformat(timespec="seconds"))
 
@@ -139,7 +176,7 @@ class RunDir:
         path = self.stage_file(stage)
         if not path.exists():
             return None
-        record = json.loads(path.read_text())
+        record = read_run_file(path, fix="delete it and resume again: that stage (and only it) is then run again")
         return record if record.get("status") == "ok" else None
 
     def save_stage(self, stage: str, record: dict[str, Any]) -> None:

@@ -101,7 +101,9 @@ class Task(_Strict):
     def _description(cls, v: str) -> str:
         if len(v.split()) < 30:
             raise ValueError("description is too short to state the problem; write it as a user would")
-        return v.strip() + "\n"
+        from alamp.description_check import check_description
+
+        return check_description(v, source="the task's description")
 
     @model_validator(mode="after")
     def _interface_agrees(self) -> Task:

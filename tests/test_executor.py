@@ -6,7 +6,7 @@ import pytest
 from program_scripts import GOOD_CORRIDOR_CODE
 
 from alamp.executor import actions_change_anything, check_code, check_env_factory
-from alamp.sandbox import SandboxLimits
+from alamp.sandbox import SandboxLimits, detect_isolation
 from alamp.schema import SARSpec
 from alamp.spec import compile_spec
 from alamp.tasks import load_task, task_ids
@@ -64,13 +64,20 @@ def test_endless_step_times_out() -> None:
 
 
 def test_generated_code_never_runs_in_this_process(tmp_path) -> None:
-    marker = tmp_path / "ran_here"
-    code = f"import os\nopen({str(marker)!r} + str(os.getpid()), 'w').write('x')\n" + GOOD_CORRIDOR_CODE
     import os
 
-    assert check_code(code, sar=SAR).passed
+    marker = tmp_path / "ran_here"
+    code = f"import os\nopen({str(marker)!r} + str(os.getpid()), 'w').write('x')\n" + GOOD_CORRIDOR_CODE
+    # The plain-child fallback: the code runs, but in another process.
+    assert check_code(code, sar=SAR, limits=SandboxLimits(isolation="process")).passed
     written = [p.name for p in tmp_path.iterdir()]
-    assert written and f"ran_here{os.getpid()}" not in written  # it ran, but in a child process
+    assert written and f"ran_here{os.getpid()}" not in written
+    if detect_isolation().kind == "bwrap":  # contained: the user's files are not even visible
+        for path in tmp_path.iterdir():
+            path.unlink()
+        report = check_code(code, sar=SAR)
+        assert report.stage_failed == "import" and "FileNotFoundError" in report.error
+        assert not any(tmp_path.iterdir())
 
 
 def test_compiled_spec_is_checked_in_process() -> None:

@@ -48,15 +48,15 @@ def test_exception_comes_back_with_traceback() -> None:
 def test_output_is_capped() -> None:
     source = "def main(p):\n    print('x' * 100000)\n    return {}\n"
     result = run_in_sandbox(task_source=source, limits=SandboxLimits(output_bytes=1000))
-    assert result.ok
-    assert len(result.stdout) < 1100 and "truncated" in result.stdout
+    assert result.ok  # prints go to stderr, never into the answer channel
+    assert len(result.stderr) < 1100 and "cut" in result.stderr
 
 
 def test_file_size_limit() -> None:
     source = "def main(p):\n    open('big.bin', 'wb').write(b'0' * 5 * 1024 * 1024)\n    return {}\n"
     result = run_in_sandbox(task_source=source, limits=SandboxLimits(file_size_mb=1))
     assert not result.ok
-    assert "File too large" in result.error or "larger than" in result.error
+    assert any(s in result.error for s in ("File too large", "larger than", "No space left on device"))
 
 
 def test_runs_in_a_temporary_directory_and_collects_files(tmp_path) -> None:
@@ -67,4 +67,5 @@ def test_runs_in_a_temporary_directory_and_collects_files(tmp_path) -> None:
     result = run_in_sandbox(task_source=source, collect={"out": tmp_path / "copied"})
     assert result.ok
     assert (tmp_path / "copied" / "a.txt").read_text() == "hello"
-    assert "alamp-sandbox-" in result.report["cwd"]
+    cwd = result.report["cwd"]
+    assert cwd == "/sandbox" if result.isolation == "bwrap" else "alamp-sandbox-" in cwd

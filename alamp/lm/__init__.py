@@ -27,12 +27,14 @@ from alamp.lm.config import (  # noqa: E402
 from alamp.lm.errors import (  # noqa: E402
     LMConfigError,
     LMSetupError,
+    LMUnavailableError,
     MissingAPIKeyError,
     ModelIntegrityError,
     ModelNotFoundError,
     PortInUseError,
     ServerDiedError,
     ServerStartError,
+    lm_unavailable_reason,
 )
 from alamp.lm.model import ensure_model, verified_model_sha256, verified_sha256  # noqa: E402
 from alamp.lm.server import LocalServer, ServerTimings, get_local_server, stop_local_server  # noqa: E402
@@ -62,4 +64,6 @@ __all__ = [
     "ServerStartError",
     "PortInUseError",
     "ServerDiedError",
+    "LMUnavailableError",
+    "lm_unavailable_reason",
 ]

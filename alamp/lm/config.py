@@ -83,6 +83,9 @@ class LMConfig(BaseModel):
     max_tokens: int = Field(default=1024, gt=0)
     cache: bool = True
     num_retries: int = Field(default=3, ge=0)
+    request_timeout_s: float = Field(
+        default=300.0, gt=0.0, description="seconds one request may wait for the answer; a hung server then fails"
+    )
     adapter: Literal["chat", "json"] = "chat"
     json_fallback: bool = False
     constrained_decoding: Literal["none", "grammar", "json_schema"] = Field(
@@ -271,6 +274,7 @@ def build_lm(cfg: LMConfig) -> dspy.LM:
         max_tokens=cfg.max_tokens,
         cache=cfg.cache,
         num_retries=cfg.num_retries,
+        timeout=cfg.request_timeout_s,
         **kwargs,
     )
     if managed_server:

@@ -355,6 +355,8 @@ class ExecutionReport(_Model):
     n_actions: int | None = None
     steps: int = 0
     seconds: float = 0.0
+    isolation: str | None = None
+    warning: str = ""
 
 
 class GeneratedCode(_Model):
