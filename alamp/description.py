@@ -113,9 +113,14 @@ class Description:
         Args:
             original: The description as written.
             plain: Give the agents the plain-math form (``pipeline.plain_math``).
+
+        Raises:
+            alamp.description_check.DescriptionError: Empty, too long, or with control characters.
         """
         from alamp.assemble import action_symbols_in_text, constants_in_text, formulas_in_text
+        from alamp.description_check import check_description
 
+        original = check_description(original)  # bounded, UTF-8 text without control characters
         plain_text = plain_math(original)
         text = plain_text if plain else original
         return cls(

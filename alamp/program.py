@@ -65,6 +65,7 @@ from alamp.signatures import (
     SingleModelSignature,
     VariableSignature,
 )
+from alamp.text_limits import cap_text
 from alamp.text_names import adopt_text_symbols
 
 __all__ = [
@@ -482,7 +483,8 @@ class _Pipeline(dspy.Module):
             if attempt == self.settings.max_repairs:
                 break
             try:
-                fixed = self.repair(code=code, error=report.error, config=self._sample_config(candidate, attempt + 1))
+                error = cap_text(report.error)  # a generated program's error text is untrusted and unbounded
+                fixed = self.repair(code=code, error=error, config=self._sample_config(candidate, attempt + 1))
                 code = extract_code(fixed.fixed_code)
             except Exception as exc:
                 attempts.append(_agent_failure("llm", candidate, attempt + 1, f"{type(exc).__name__}: {exc}"))
@@ -697,7 +699,7 @@ class ALAMP(_Pipeline):
                 if built.report.passed and built.assembly is not None:
                     passing.append((candidate, updates, built))
                     break
-                feedback = built.report.error
+                feedback = cap_text(built.report.error)  # the checker's message, bounded for the prompt
             if passing and self._decided(passing, remaining=self.settings.num_candidates - candidate - 1):
                 break
         if not passing:

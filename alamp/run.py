@@ -156,13 +156,14 @@ def resolve_input(cfg: DictConfig) -> tuple[str, Any | None, str]:
             raise RunInputError(f"unknown task {cfg.task!r}; known tasks: {', '.join(task_ids()) or '(none)'}") from exc
         return task.description, task, task.id
     if cfg.get("description_file"):
+        from alamp.description_check import DescriptionError, read_description_file
+
         path = Path(str(cfg.description_file)).expanduser()
-        if not path.is_file():
-            raise RunInputError(f"description_file={path} does not exist; give the path of a text file")
-        text = path.read_text(encoding="utf-8").strip()
-        if not text:
-            raise RunInputError(f"description_file={path} is empty; write the decision problem in it")
-        return text + "\n", None, path.stem
+        try:
+            text = read_description_file(path)  # UTF-8, bounded in size, no control characters, not empty
+        except DescriptionError as exc:
+            raise RunInputError(str(exc)) from exc
+        return text, None, path.stem
     if cfg.get("spec"):
         beside = Path(str(cfg.spec)).expanduser().parent / "description.txt"
         text = beside.read_text(encoding="utf-8") if beside.is_file() else ""
@@ -1006,6 +1007,10 @@ def _print_ending(summary: Mapping[str, Any], path: Path | str) -> None:
 def _hydra_entry() -> None:
     import hydra
 
+    from alamp.artifact import CorruptArtifactError
+    from alamp.description_check import DescriptionError
+    from alamp.run_dir import CorruptRunFileError
+
     _check_resume_argument(sys.argv[1:])
     codes: list[int] = []
 
@@ -1016,7 +1021,8 @@ def _hydra_entry() -> None:
         overrides = list(HydraConfig.get().overrides.task)
         try:
             summary = run(cfg, overrides=overrides)
-        except RunInputError as exc:
+        except (RunInputError, DescriptionError, CorruptRunFileError, CorruptArtifactError) as exc:
+            # Bad input: the message names the file or option and what to do.
             print(f"error: {exc}", file=sys.stderr)
             codes.append(int(ExitCode.BAD_INPUT))
             return

@@ -188,14 +188,10 @@ def test_agent_text_cannot_leave_a_comment_in_env_py(tmp_path: Path) -> None:
         source = emit_python(spec)
     except ValueError:
         return  # refusing the spec is containment too
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        pytest.xfail("agent text breaks env.py's syntax; fixed on the report-run branch (alamp.spec.emit)")
+    tree = ast.parse(source)  # agent text can neither break env.py's syntax ...
     calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
              and n.func.attr == "system"]
-    if calls:
-        pytest.xfail("agent text reaches env.py as code; fixed on the report-run branch (alamp.spec.emit)")
+    assert not calls, "... nor reach it as code"
     result = run_in_sandbox(task_source="import env\ndef main(p):\n    env  # imported\n    return {}\n",
                             files={"env.py": source})
     assert result.ok, result.error
