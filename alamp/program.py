@@ -548,7 +548,7 @@ class _Pipeline(dspy.Module):
 
 # The paper's waterfall: (agent = stage name, its output field, the upstream outputs it reads besides the text).
 _WATERFALL: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    ("parameter", "parameters", ("symbols",)),
+    ("parameter", "parameters", ()),
     ("objective", "objectives", ("parameters",)),
     ("variable", "variables", ("symbols", "parameters", "objectives")),
     ("constraint", "constraints", ("parameters", "variables")),

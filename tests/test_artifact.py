@@ -143,7 +143,7 @@ def test_structure_mismatch_is_refused_naming_predictor_and_fields(tmp_path: Pat
     assert "'objective.predict' inputs" in message and "new fields ['constraints']" in message
 
     # Same field count, other names: DSPy alone would load this by position without a word.
-    renamed = r"'parameter' inputs: saved \['description', 'symbols'\] vs current \['text'\]"
+    renamed = r"'parameter' inputs: saved \['description'\] vs current \['text'\]"
     with pytest.raises(ProgramStructureError, match=renamed):
         load_program(program_path, program=TinyRenamed())
 
