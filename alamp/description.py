@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 from alamp.interface import StatedInterface, stated_interface
 from alamp.mathtext import plain_math
+from alamp.text_step import TextStep, read_text_step
 
-__all__ = ["Description", "symbols_in_text"]
+__all__ = ["Description", "formula_statements", "symbols_in_text"]
 
 # "x = ...", "temp = ...", "T_in = T_in + ...": where a formula may start in the plain-form text.
 _FORMULA_START = re.compile(r"(?<![\w.*])([A-Za-z_]\w*)\s*=(?!=)\s*")
@@ -54,30 +55,42 @@ def symbols_in_text(plain: str) -> list[str]:
     happen to precede ``=`` in prose are kept only when they also appear inside some formula.
     """
     found: list[str] = []
-    for match in _FORMULA_START.finditer(plain):
-        target, rest = match.group(1), plain[match.end() : match.end() + _MAX_FORMULA_CHARS]
-        names = _first_formula(rest)
-        if names is not None:
-            found += [target, *names]
+    for target, _, names in formula_statements(plain):
+        found += [target, *names]
     return list(dict.fromkeys(found))
 
 
-def _first_formula(rest: str) -> list[str] | None:
-    """The names read by the formula at the start of ``rest``: up to the first end (comma, semicolon, full stop, line
-    end) where it parses; when it does not parse there, the longest run of words before that end that does (``h =
-    q*E*B where q is ...``)."""
+def formula_statements(plain: str) -> list[tuple[str, str, list[str]]]:
+    """Every ``target = formula`` the plain-math text states, in order: (target, formula, names the formula reads).
+
+    Definitions (``temp = (F + m*l) / M``) and updates (``x = x + tau*x_dot``) alike; see ``symbols_in_text``.
+    """
+    statements = []
+    for match in _FORMULA_START.finditer(plain):
+        target, rest = match.group(1), plain[match.end() : match.end() + _MAX_FORMULA_CHARS]
+        found = _first_formula(rest)
+        if found is not None:
+            statements.append((target, *found))
+    return statements
+
+
+def _first_formula(rest: str) -> tuple[str, list[str]] | None:
+    """The formula at the start of ``rest`` and the names it reads: up to the first end (comma, semicolon, full stop,
+    line end) where it parses; when it does not parse there, the longest run of words before that end that does
+    (``h = q*E*B where q is ...``)."""
     previous = 0
     for end in _FORMULA_END.finditer(rest):
-        names = _formula_names(rest[: end.start()].strip())
+        formula = rest[: end.start()].strip()
+        names = _formula_names(formula)
         if names is not None:
-            return names
+            return formula, names
         cuts = [m.start() for m in re.finditer(r"\s+", rest[previous : end.start()])]
         for cut in sorted((previous + c for c in cuts), reverse=True):
             prefix = rest[:cut].strip()
             # Only arithmetic counts here: a bare word before prose ("it is = a fact") is no formula.
             names = _formula_names(prefix) if re.search(r"[-+*/(]", prefix) else None
             if names:
-                return names
+                return prefix, names
         previous = end.end()
     return None
 
@@ -95,6 +108,7 @@ class Description:
         formulas: Names the text defines by a formula, as expressions.
         action_symbols: Short symbols the text says stand for the chosen action.
         symbols: The symbols the text's formulas use, in order of first appearance.
+        step: The update lines and random draws the text states (``alamp.text_step``).
     """
 
     original: str
@@ -105,6 +119,7 @@ class Description:
     formulas: dict[str, str] = field(default_factory=dict)
     action_symbols: frozenset[str] = frozenset()
     symbols: tuple[str, ...] = ()
+    step: TextStep = field(default_factory=TextStep)
 
     @classmethod
     def read(cls, original: str, *, plain: bool = True) -> Description:
@@ -132,6 +147,7 @@ class Description:
             formulas=formulas_in_text(text),
             action_symbols=frozenset(action_symbols_in_text(text)),
             symbols=tuple(symbols_in_text(plain_text)),
+            step=read_text_step(plain_text),
         )
 
     @property

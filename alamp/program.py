@@ -67,6 +67,7 @@ from alamp.signatures import (
 )
 from alamp.text_limits import cap_text
 from alamp.text_names import adopt_text_symbols
+from alamp.text_step import with_text_step
 
 __all__ = [
     "ALAMP",
@@ -491,6 +492,42 @@ class _Pipeline(dspy.Module):
                 break
         return None
 
+    def _try_text_step(
+        self,
+        text: Description,
+        up: dict[str, Any],
+        constants: list[Parameter],
+        updates: list[Assignment],
+        *,
+        name: str | None,
+        label: str,
+        attempt: int,
+        tried: set[tuple[tuple[str, str], ...]],
+        attempts: list[dict[str, Any]],
+        passing: list[tuple[Any, list[Assignment], _Built]],
+    ) -> bool:
+        """Check the candidate that takes the text's own update lines for the states it updates (``alamp.text_step``).
+
+        It is checked once per distinct form, recorded as an attempt of candidate ``label`` and, when it passes,
+        joins the consensus ahead of the agent's answer it came from (a tie goes to the text). Returns whether it
+        passed.
+        """
+        state = [v.name for v in up["variables"] if v.role == "state"]
+        defined = {c.name for c in constants} | {v.name for v in up["variables"]}
+        candidate = with_text_step(updates, step=text.step, state=state, defined=defined)
+        if candidate is None:
+            return False
+        key = tuple((u.target, u.expr) for u in candidate)
+        if key in tried:
+            return False
+        tried.add(key)
+        built = self._build_from_updates(up, candidate, name, text)
+        attempts.append({**built.attempt(candidate=label, attempt=attempt), "form": "text"})
+        if built.report.passed and built.assembly is not None:
+            passing.append((label, candidate, built))
+            return True
+        return False
+
     def _decided(self, passing: list[tuple[int, Any, _Built]], *, remaining: int) -> bool:
         """Whether the samples still to come cannot change the consensus (its largest group leads by more)."""
         if remaining == 0:
@@ -667,13 +704,14 @@ class ALAMP(_Pipeline):
             parameters=up["parameters"], reserved={v.name for v in up["variables"]} | set(up["mdp"].states)
         )
         names = self._expression_names(text, up, constants)
-        passing: list[tuple[int, list[Assignment], _Built]] = []
+        passing: list[tuple[Any, list[Assignment], _Built]] = []
+        text_forms: set[tuple[tuple[str, str], ...]] = set()
         for candidate in range(self.settings.num_candidates):
             feedback = ""
             for attempt in range(1 + self.settings.max_repairs):
+                # The whole step in one call decodes its expressions freely (it may define helper quantities and
+                # read them); an item that reads a name nothing defines is asked again under the names grammar.
                 config = self._sample_config(candidate, attempt)
-                if names is not None:
-                    config[EXPRESSION_NAMES_KEY] = names
                 try:
                     updates = self.env(
                         description=text.text,
@@ -694,10 +732,15 @@ class ALAMP(_Pipeline):
                         text, up, constants, updates, names=names, candidate=candidate, attempt=attempt
                     )
                 last_updates = updates
+                text_passed = self._try_text_step(
+                    text, up, constants, updates, name=name, label=f"{candidate}t", attempt=attempt,
+                    tried=text_forms, attempts=attempts, passing=passing,
+                )  # fmt: skip
                 built = self._build_from_updates(up, updates, name, text)
                 attempts.append({**built.attempt(candidate=candidate, attempt=attempt), "items": item_notes})
                 if built.report.passed and built.assembly is not None:
                     passing.append((candidate, updates, built))
+                if (built.report.passed and built.assembly is not None) or text_passed:
                     break
                 feedback = cap_text(built.report.error)  # the checker's message, bounded for the prompt
             if passing and self._decided(passing, remaining=self.settings.num_candidates - candidate - 1):
@@ -812,6 +855,24 @@ class ALAMP(_Pipeline):
         return {**result, "attempts": attempts}
 
 
+def _baseline_result(
+    up: dict[str, Any], updates: list[Assignment], built: _Built, aligned: list[str], attempts: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The baseline's stage output for one whole answer (its upstream parts, its step and its check)."""
+    return {
+        **up,
+        "updates": updates,
+        "env_spec": built.assembly.spec if built.assembly else None,
+        "code": built.code,
+        "env_report": built.report,
+        "env_passed": built.report.passed,
+        "attempts": attempts,
+        "consensus": None,
+        "notes": [*aligned, *(built.assembly.notes if built.assembly else [])],
+        "coding_path": "compiler" if built.report.passed else None,
+    }
+
+
 class SingleModelBaseline(_Pipeline):
     """The baseline: one call writes everything (same prediction fields as ``ALAMP``, same checks).
 
@@ -863,7 +924,8 @@ class SingleModelBaseline(_Pipeline):
         """Whole-answer samples, each assembled and checked; among those that pass, the consensus (as ``ALAMP``)."""
         attempts: list[dict[str, Any]] = []
         first: dict[str, Any] | None = None
-        passing: list[tuple[int, dict[str, Any], _Built]] = []
+        passing: list[tuple[Any, Any, _Built]] = []
+        text_forms: set[tuple[tuple[str, str], ...]] = set()
         for candidate in range(self.settings.num_candidates):
             try:
                 out = self._call_single(self.single_model, text.text, candidate)
@@ -872,25 +934,22 @@ class SingleModelBaseline(_Pipeline):
                 continue
             up = {k: getattr(out, k) for k in ("parameters", "objectives", "variables", "constraints", "mdp", "sar")}
             up["sar"], aligned = align_sar(up["sar"], text.stated)
+            before = len(passing)
+            self._try_text_step(
+                text, up, up["parameters"], out.updates, name=name, label=f"{candidate}t", attempt=0,
+                tried=text_forms, attempts=attempts, passing=passing,
+            )  # fmt: skip
+            if len(passing) > before:  # the text's form of this answer passed: it competes as a whole answer too
+                label, text_updates, text_built = passing[-1]
+                passing[-1] = (label, _baseline_result(up, text_updates, text_built, aligned, attempts), text_built)
             built = self._build_from_updates(up, out.updates, name, text)
             attempts.append(built.attempt(candidate=candidate, attempt=0))
-            result = {
-                **up,
-                "updates": out.updates,
-                "env_spec": built.assembly.spec if built.assembly else None,
-                "code": built.code,
-                "env_report": built.report,
-                "env_passed": built.report.passed,
-                "attempts": attempts,
-                "consensus": None,
-                "notes": [*aligned, *(built.assembly.notes if built.assembly else [])],
-                "coding_path": "compiler" if built.report.passed else None,
-            }
+            result = _baseline_result(up, out.updates, built, aligned, attempts)
             first = first or result
             if built.report.passed:
                 passing.append((candidate, result, built))
-                if self._decided(passing, remaining=self.settings.num_candidates - candidate - 1):
-                    break
+            if passing and self._decided(passing, remaining=self.settings.num_candidates - candidate - 1):
+                break
         if passing:
             chosen, consensus = self._consensus(passing)
             return {**passing[chosen][1], "consensus": consensus}
