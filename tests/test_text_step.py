@@ -1,4 +1,4 @@
-"""The step as the text writes it (``alamp.text_step``): read from train/dev texts, and as a candidate in the program."""
+"""The step as the text writes it (``alamp.text_step``): read from train/dev texts, and as a program candidate."""
 
 from __future__ import annotations
 
