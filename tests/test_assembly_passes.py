@@ -194,6 +194,23 @@ def test_start_range_not_bounds() -> None:
     assert (kept.low, kept.high, kept.clip) == (15, 20, True)
 
 
+@covers("bounded_exogenous_is_uniform")
+def test_bounded_exogenous_is_uniform() -> None:
+    # reservoir (train): the inflow "uniformly distributed between 0 and 16" given as bounds with no distribution.
+    outputs = gold("reservoir")
+    inflow = next(v for v in outputs["variables"] if v.role == "exogenous")
+    outputs["variables"] = [v.model_copy(update={"initial": "", "low": 0, "high": 16}) if v is inflow else v
+                            for v in outputs["variables"]]  # fmt: skip
+    assembly = assemble(**outputs)
+    fired_alone(assembly, "bounded_exogenous_is_uniform")
+    assert [(d.name, d.expr) for d in assembly.spec.draws] == [(inflow.name, "uniform(0, 16)")]
+    assert next(v for v in outputs["variables"] if v.name == inflow.name).initial == "", "the agent's record is kept"
+    unrepaired = assemble(**outputs, passes=without("bounded_exogenous_is_uniform")).spec
+    assert not unrepaired.draws
+    with pytest.raises(SpecError, match=inflow.name):
+        compile_spec(unrepaired)
+
+
 # -------------------------------------------------------------------------------------------------- actions
 
 

@@ -14,6 +14,7 @@ from alamp.assembly.passes import (
     actions_from_sar,
     assigned_parameter_is_state,
     bound_names_as_constants,
+    bounded_exogenous_is_uniform,
     build_spec,
     clip_of_next_value_after_update,
     constants_from_parameters,
@@ -59,6 +60,7 @@ PASSES: tuple[Pass, ...] = tuple(
         parameter_symbol_aliases,
         start_range_not_bounds,
         state_from_variables,
+        bounded_exogenous_is_uniform,
         draws_from_exogenous,
         # actions
         actions_from_sar,
