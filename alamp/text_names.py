@@ -16,6 +16,7 @@ attached the symbol to the wrong quantity).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TypeVar
 
@@ -23,7 +24,7 @@ from alamp.description import Description
 from alamp.schema import Parameter, Variable
 from alamp.schema._names import to_identifier
 
-__all__ = ["adopt_text_symbols"]
+__all__ = ["adopt_text_symbols", "symbols_named_in_prose"]
 
 Quantity = TypeVar("Quantity", Parameter, Variable)
 
@@ -48,6 +49,68 @@ def _value_disagrees(quantity: Parameter | Variable, name: str, text: Descriptio
     return abs(float(quantity.value) - stated) > _REL_TOL * max(1.0, abs(stated))
 
 
+# How far a prose definition may stand from its symbol ("the susceptible share S", "where P is the heater power").
+_CONTEXT_WORDS = 4
+# Words too common in quantity names to tie a symbol to one quantity.
+_GENERIC = {"value", "level", "current", "total", "number", "amount", "rate", "time", "step", "state", "size"}
+_CLAUSE_END = re.compile(r"[.;:=,()\[\]]")
+
+
+def _name_words(quantity: Parameter | Variable) -> set[str]:
+    return {w for w in quantity.name.lower().split("_") if len(w) >= 4 and w not in _GENERIC}
+
+
+def _matches(words: Sequence[str], name_words: set[str]) -> bool:
+    # "infected" matches "infections" and "infected"; a shared stem of five letters or more.
+    return any(w[:5] == n[:5] and min(len(w), len(n)) >= 5 or w == n for w in words for n in name_words)
+
+
+def _contexts(text: str, symbol: str, symbols: set[str]) -> list[list[str]]:
+    """For each prose occurrence of ``symbol``: the words just before it in its clause, and after ``SYM is (the)``."""
+    contexts = []
+    for match in re.finditer(rf"(?<![\w.*/+-]){re.escape(symbol)}(?![\w(*/+-])", text):
+        before = _CLAUSE_END.split(text[max(0, match.start() - 80) : match.start()])[-1].split()
+        words: list[str] = []
+        for word in reversed(before):
+            if word in symbols or len(words) == _CONTEXT_WORDS:
+                break
+            words.insert(0, word.lower().strip(",'\""))
+        after = text[match.end() : match.end() + 80]
+        is_the = re.match(r"\s+(?:is|are|denotes|stands for)\s+(?:the\s+|a\s+)?([^.;:,=()]*)", after)
+        if is_the:
+            words += [w.lower() for w in is_the.group(1).split()[:_CONTEXT_WORDS]]
+        contexts.append(words)
+    return contexts
+
+
+def symbols_named_in_prose(quantities: Sequence[Quantity], *, text: Description) -> dict[int, str]:
+    """Symbols the prose ties to one quantity each: ``the susceptible share S``, ``where P is the heater power``.
+
+    Only quantities without a ``symbol`` are considered, and only symbols of the text's formulas that no quantity
+    names or claims yet. A symbol is tied to a quantity when a word of the quantity's name (five letters or more in
+    common, generic words like ``rate`` or ``value`` ignored) stands in the few words before the symbol in its clause,
+    or after ``SYM is the``; the tie counts only when it is one-to-one.
+
+    Returns:
+        Position in ``quantities`` -> the symbol.
+    """
+    symbols = set(text.symbols)
+    claimed = {q.name for q in quantities} | {_symbol_name(q.symbol) for q in quantities if q.symbol}
+    open_symbols = [s for s in text.symbols if s not in claimed]
+    ties: dict[str, set[int]] = {}
+    for symbol in open_symbols:
+        contexts = _contexts(text.text, symbol, symbols)
+        for i, quantity in enumerate(quantities):
+            words = _name_words(quantity)
+            if not quantity.symbol and words and any(_matches(c, words) for c in contexts):
+                ties.setdefault(symbol, set()).add(i)
+    by_quantity: dict[int, list[str]] = {}
+    for symbol, positions in ties.items():
+        if len(positions) == 1:
+            by_quantity.setdefault(next(iter(positions)), []).append(symbol)
+    return {i: found[0] for i, found in by_quantity.items() if len(found) == 1}
+
+
 def adopt_text_symbols(
     quantities: Sequence[Quantity], *, text: Description, taken: Sequence[str] = ()
 ) -> tuple[list[Quantity], list[str]]:
@@ -63,6 +126,8 @@ def adopt_text_symbols(
     """
     symbols = set(text.symbols)
     candidates = {i: _symbol_name(q.symbol) for i, q in enumerate(quantities)}
+    prose = symbols_named_in_prose(quantities, text=text)
+    candidates |= prose
     # A symbol claimed by two quantities says nothing about either.
     claims: dict[str, int] = {}
     for name in candidates.values():
@@ -88,5 +153,6 @@ def adopt_text_symbols(
         description = quantity.description or quantity.name.replace("_", " ")
         renamed.append(quantity.model_copy(update={"name": name, "description": description}))
         used.add(name)
-        notes.append(f"{quantity.name} is called {name}, the symbol the text's formulas use (text_names)")
+        how = "the prose names it so" if i in prose else "its symbol"
+        notes.append(f"{quantity.name} is called {name}, the symbol the text's formulas use ({how}; text_names)")
     return renamed, notes

@@ -73,3 +73,20 @@ def test_a_symbol_taken_elsewhere_or_given_another_number_by_the_text_is_not_ado
     assert [p.name for p in renamed] == ["catchability", "effort_level"] and not notes
     renamed, _ = adopt_text_symbols([Parameter(name="catchability", value=0.4, symbol="q")], text=text)
     assert renamed[0].name == "q"
+
+
+def test_symbols_the_prose_ties_to_one_quantity_are_adopted() -> None:
+    # epidemic_control (dev): "the susceptible share S and the infected share I"; nothing filled ``symbol``.
+    text = Description.read(_TASKS["epidemic_control"].description)
+    variables = [Variable(name="susceptible", role="state"), Variable(name="infected", role="state"),
+                 Variable(name="move", role="action")]  # fmt: skip
+    renamed, notes = adopt_text_symbols(variables, text=text)
+    assert [v.name for v in renamed] == ["S", "I", "move"]
+    assert "the prose names it so" in notes[0]
+    # thermostat (train): "where P is the heater power" ties P to the power variable ...
+    thermostat = Description.read(_TASKS["thermostat"].description)
+    power = [Variable(name="power", role="action"), Variable(name="indoor_temp", role="state")]
+    assert [v.name for v in adopt_text_symbols(power, text=thermostat)[0]] == ["P", "T_in"]
+    # ... but not to three heater settings at once: a tie to several quantities says nothing.
+    settings = [Parameter(name=f"heater_{s}", value=v) for s, v in (("off", 0), ("low", 1), ("high", 2))]
+    assert adopt_text_symbols(settings, text=thermostat) == (settings, [])
