@@ -218,6 +218,15 @@ def extract_code(text: str) -> str:
     return (max(blocks, key=len) if blocks else (text or "")).strip() + "\n"
 
 
+def _spec_function_names() -> frozenset[str]:
+    from alamp.spec.functions import function_names
+
+    return frozenset(function_names())
+
+
+_FUNCTION_NAMES = _spec_function_names()
+
+
 def _names_in(expr: str) -> set[str]:
     """The identifiers an expression mentions (functions included; an unparsable one: its word-like tokens)."""
     import ast
@@ -824,7 +833,7 @@ class ALAMP(_Pipeline):
 
         if not constrains_expressions():
             return None
-        names: set[str] = {"action", *text.symbols, *text.constants, *text.formulas, *text.action_symbols}
+        names: set[str] = {"action", *text.constants, *text.action_symbols}
         for quantity in [*constants, *up["variables"]]:
             names.add(quantity.name)
             if quantity.symbol:
@@ -835,6 +844,13 @@ class ALAMP(_Pipeline):
         for action in up["sar"].actions:
             names.add(action.name)
             names.update(re.findall(r"^\s*([A-Za-z_]\w*)\s*[-+*/]?=", action.effect or "", flags=re.M))
+        # A name the text defines by a formula counts as defined only when its formula can be computed from what is
+        # defined (assembly inserts it then); otherwise an item reading it is asked again.
+        pending = dict(text.formulas)
+        while grown := [n for n, f in pending.items() if _names_in(f) <= names | _FUNCTION_NAMES]:
+            names.update(grown)
+            for name in grown:
+                pending.pop(name)
         return sorted(names)
 
     def _env_llm(self, description: str, up: dict[str, Any], previous: list[dict[str, Any]]) -> dict[str, Any]:

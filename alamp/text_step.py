@@ -94,7 +94,9 @@ def with_text_step(
     if not text_updates:
         return None
     replaced = {u.target for u in text_updates}
-    kept = [u for u in updates if u.target not in replaced]
+    # The agent's own line for a replaced state, in any spelling of its next value (x_next, next_x, x_new ...), goes:
+    # kept, assembly would read it as the state's update after the text's (epidemic_control, dev: S_next = ...).
+    kept = [u for u in updates if u.target not in replaced and _updated_name(u.target, sorted(replaced)) is None]
     known = set(defined) | {u.target for u in kept}
     read = " ".join(u.expr for u in text_updates)
     draws = [

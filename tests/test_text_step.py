@@ -50,6 +50,16 @@ def test_the_candidate_takes_the_texts_lines_and_keeps_the_rest() -> None:
     assert declared is not None and [u.target for u in declared][:1] == ["P"]
 
 
+def test_the_agents_next_value_lines_for_a_replaced_state_go() -> None:
+    # epidemic_control (dev): the agent wrote S_next / I_next lines; the text's S and I lines replace them.
+    answer = [Assignment(target="new_infections", expr="beta * S * I"),
+              Assignment(target="S_next", expr="S - new_infections"), Assignment(target="next_I", expr="I * 2"),
+              Assignment(target="cost", expr="0.1")]  # fmt: skip
+    candidate = with_text_step(answer, step=_step("epidemic_control"), state=["S", "I"], defined=["beta"])
+    assert candidate is not None
+    assert [u.target for u in candidate] == ["new_infections", "cost", "S", "I"]
+
+
 def test_no_candidate_when_the_text_updates_no_state_or_the_answer_already_is_it() -> None:
     step = _step("thermostat")
     assert with_text_step([], step=step, state=["indoor_temp"], defined=[]) is None
