@@ -38,6 +38,7 @@ from alamp.description import Description
 from alamp.executor import actions_change_anything, check_code, check_env_factory
 from alamp.interface import align_sar, check_sar
 from alamp.lm.adapter import EXPRESSION_NAMES_KEY
+from alamp.parameter_check import MIN_COVERAGE, number_coverage
 from alamp.sandbox import SandboxLimits
 from alamp.schema import (
     Assignment,
@@ -676,11 +677,37 @@ class ALAMP(_Pipeline):
             return self._ask_sar(text=text, upstream=upstream)
         prediction = self._call_with_retries(getattr(self, stage), description=text.text, **upstream)
         answer = getattr(prediction, output)
+        coverage_notes: list[str] = []
+        if stage == "parameter":
+            answer, coverage_notes = self._covering_parameters(answer, text=text, upstream=upstream)
         if stage in ("parameter", "variable"):
             taken = [p.name for p in values.get("parameters") or []] if stage == "variable" else []
             answer, notes = adopt_text_symbols(answer, text=text, taken=taken)
-            return {output: answer, f"{stage}_notes": notes}
+            return {output: answer, f"{stage}_notes": [*coverage_notes, *notes]}
         return {output: answer}
+
+    def _covering_parameters(
+        self, parameters: list[Parameter], *, text: Description, upstream: dict[str, Any]
+    ) -> tuple[list[Parameter], list[str]]:
+        """The Parameter agent's answer, sampled again when it accounts for too few of the text's numbers
+        (``alamp.parameter_check``); the answer covering more is kept."""
+        coverage = number_coverage(parameters, text.text)
+        if coverage >= MIN_COVERAGE:
+            return parameters, []
+        notes = [f"the parameters account for {coverage:.0%} of the numbers the text states; sampled again"]
+        for retry in range(1, 1 + self.settings.stage_retries):
+            try:
+                again = self.parameter(description=text.text, **upstream, config=self._sample_config(0, 200 + retry))
+            except Exception as exc:  # an unreadable resample: keep the readable answer
+                notes.append(f"the Parameter resample could not be read ({type(exc).__name__})")
+                continue
+            again_coverage = number_coverage(again.parameters, text.text)
+            if again_coverage > coverage:
+                parameters, coverage = again.parameters, again_coverage
+                notes.append(f"kept the resample, which accounts for {coverage:.0%}")
+            if coverage >= MIN_COVERAGE:
+                break
+        return parameters, notes
 
     def _ask_sar(self, *, text: Description, upstream: dict[str, Any]) -> dict[str, Any]:
         """The SAR agent, checked against the interface the text states (``alamp.interface``).
