@@ -25,7 +25,8 @@ _TRAIN = ["train=true", "trainer=fast", "trainer.dqn.learning_starts=100", "trai
 
 def _cfg(*overrides: str) -> Any:
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(config_name="run", overrides=["logger=disabled", "train=false", "progress=false", "num_candidates=1", *overrides])
+        base = ["logger=disabled", "train=false", "progress=false", "num_candidates=1"]
+        return compose(config_name="run", overrides=[*base, *overrides])
 
 
 def _run(script: dict[str, list[Any]], out: Path, *overrides: str) -> Path:

@@ -47,7 +47,8 @@ def test_experiment_jobs_write_run_json_that_the_report_aggregates(tmp_path: Pat
     sweep = tmp_path / "multirun" / "2025-01-01" / "12-00-00"
     for num, (pipeline, script) in enumerate([("alamp", CARTPOLE), ("single_model", {})]):
         cfg = composed("experiment", [
-            "task=cartpole", f"pipeline={pipeline}", "train=false", "logger=disabled", f"seed={num}", "num_candidates=1",
+            "task=cartpole", f"pipeline={pipeline}", "train=false", "logger=disabled", f"seed={num}",
+            "num_candidates=1",
         ])
         # The baseline's LM has no answers: its one stage fails, as a broken model's would.
         summary = run_job(cfg, run_dir=sweep / str(num), lm=ScriptedLM(script))

@@ -28,7 +28,8 @@ def _cfg(*overrides: str):
     # One Env sample (the default draws up to three for the consensus, tests/test_consensus.py), so that LM calls
     # can be counted; an override given later wins.
     with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
-        return compose(config_name="run", overrides=["logger=disabled", "train=false", "progress=false", "num_candidates=1", *overrides])
+        base = ["logger=disabled", "train=false", "progress=false", "num_candidates=1"]
+        return compose(config_name="run", overrides=[*base, *overrides])
 
 
 def _description_file(tmp_path: Path) -> Path:
