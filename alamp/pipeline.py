@@ -10,6 +10,11 @@ prediction describes, trains a DQN policy on it and returns a ``RunOutcome`` for
 
 Training results are cached by environment and trainer configuration when a ``TrainingCache`` is passed, so an
 unchanged candidate is never retrained while compiling.
+
+With ``trainer.tune`` (``trainer=tune``) the training stage is an Optuna study first (:func:`tune_and_train`): pruned
+trials on the generated environment, keyed by the spec's hash and the trainer config so that a rerun resumes the
+study, then the best configuration trains the final policy with the run's seed; the study's summary goes to the
+training result as ``study``.
 """
 
 from __future__ import annotations
@@ -31,8 +36,10 @@ __all__ = [
     "env_source",
     "grade_prediction",
     "realize",
+    "study_key",
     "train_and_grade",
     "train_policy",
+    "tune_and_train",
 ]
 
 log = logging.getLogger(__name__)
@@ -249,6 +256,94 @@ def realize(
     return _outcome(pred, training)
 
 
+#: Tuner settings that do not change what a study is (how long it runs, where it is stored, retries): raising
+#: ``total_trials`` extends the same study.
+_STUDY_NEUTRAL_SETTINGS = ("storage", "study_name", "n_trials", "total_trials", "timeout", "heartbeat_interval",
+                           "grace_period", "retry_failed_trials")
+
+
+def study_key(*, env: str, dqn: Any, tuner: Mapping[str, Any]) -> str:
+    """The study name of an environment and trainer config: ``dqn-<env hash>-<config hash>``.
+
+    The run's seed is left out (runs of one environment with several seeds share, and resume, one study), as are
+    the tuner settings that only say how long or where a call runs.
+    """
+    import hashlib
+
+    from alamp.train_cache import canonical_json
+
+    config = {k: v for k, v in dqn.to_dict().items() if k != "seed"}
+    settings = {k: v for k, v in dict(tuner).items() if k not in _STUDY_NEUTRAL_SETTINGS}
+    env_hash = hashlib.sha256(env.encode()).hexdigest()[:12]
+    config_hash = hashlib.sha256(canonical_json([config, settings]).encode()).hexdigest()[:8]
+    return f"dqn-{env_hash}-{config_hash}"
+
+
+def default_study_storage() -> str:
+    """``sqlite:///<alamp cache>/optuna.db``: one file for every run's studies, so a rerun finds its study."""
+    from alamp.paths import cache_dir
+
+    root = cache_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{root / 'optuna.db'}"
+
+
+def tune_and_train(
+    *,
+    pred: Any,
+    dqn: Any,
+    tuner: Mapping[str, Any],
+    out_dir: Path,
+    train_limits: SandboxLimits | None = None,
+    cache: Any | None = None,
+) -> dict[str, Any]:
+    """The tuned training stage: an Optuna study on the prediction's environment, then the final policy.
+
+    The study (``alamp.optimizers.tune_dqn``) is created or resumed up to ``tuner['total_trials']``; its trials
+    train with the run's seed on the generated environment and are pruned on its evaluations. The best
+    configuration then trains the policy like an untuned run (same seed, same result: the best trial's policy
+    when it ran in this process). Generated code (llm route) never runs in this process, so it is trained
+    untuned, with a note in ``study``.
+
+    Args:
+        pred: A prediction whose environment passed its checks.
+        dqn: The base ``DQNConfig`` (budgets, threshold, seed); sampled parameters replace its fields.
+        tuner: The ``trainer.tuner`` block.
+        out_dir: The training directory; the study's ``best_params.json`` and ``trials.csv`` go to ``tuning/``.
+        train_limits: Sandbox limits for the final training of generated code.
+        cache: A ``TrainingCache`` for the final training (optional).
+
+    Returns:
+        ``train_policy``'s result with ``study`` (``TuneResult.summary()`` plus ``tuned_config``, the final
+        config's sampled fields) and ``tuning_seconds``.
+    """
+    from alamp.optimizers import tune_dqn
+
+    source = env_source(pred)
+    if getattr(pred, "coding_path", None) != "compiler" or source is None:
+        log.warning("trainer.tune: tuning runs on compiled specs only (this environment is generated code, which "
+                    "never runs in this process); training it with the untuned config")
+        result = _train_cached(pred=pred, dqn=dqn, out_dir=out_dir, train_limits=train_limits, cache=cache)
+        result["study"] = {"skipped": "tuning runs on compiled specs only (coding=compiler)"}
+        return result
+    from alamp.spec import compile_spec
+
+    compiled = compile_spec(pred.env_spec)
+    settings = dict(tuner)
+    settings["study_name"] = settings.get("study_name") or study_key(env=source, dqn=dqn, tuner=settings)
+    settings["storage"] = settings.get("storage") or default_study_storage()
+    start = time.perf_counter()
+    tuned = tune_dqn(make_env=compiled.make_env, make_vec_env=compiled.make_vec, output_dir=Path(out_dir) / "tuning",
+                     base_config=dqn, tuner_config=settings)
+    tuning_seconds = round(time.perf_counter() - start, 3)
+    log.info("study %s: %s trials, best value %s", tuned.study_name, tuned.trial_counts, tuned.best_value)
+    result = _train_cached(pred=pred, dqn=tuned.best_config, out_dir=out_dir, train_limits=train_limits,
+                           cache=cache)
+    result["study"] = {**tuned.summary(), "tuned_config": dict(tuned.best_params)}
+    result["tuning_seconds"] = tuning_seconds
+    return result
+
+
 def train_and_grade(
     *,
     pred: Any,
@@ -261,12 +356,18 @@ def train_and_grade(
 ) -> dict[str, Any]:
     """Training and, when the input was a task, grading against its reference (``alamp.run``'s last stages).
 
+    With ``trainer['tune']`` the training is :func:`tune_and_train` (the study's summary is ``training['study']``).
+
     Returns:
         ``training`` (see ``train_policy``), ``verdict`` (``alamp.metric.grade``'s, as a dict, or None without a
         task) and ``status`` (``ok``, ``train_failed``).
     """
     dqn = dqn_config(trainer, seed=seed)
-    training = _train_cached(pred=pred, dqn=dqn, out_dir=out_dir, train_limits=train_limits, cache=cache)
+    if trainer is not None and trainer.get("tune"):
+        training = tune_and_train(pred=pred, dqn=dqn, tuner=trainer.get("tuner") or {}, out_dir=out_dir,
+                                  train_limits=train_limits, cache=cache)
+    else:
+        training = _train_cached(pred=pred, dqn=dqn, out_dir=out_dir, train_limits=train_limits, cache=cache)
     summary_training = {k: v for k, v in training.items()}
     status = "ok" if training.get("trained") else "train_failed"
     verdict = grade_prediction(pred=pred, task=task, training=training) if task is not None else None

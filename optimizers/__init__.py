@@ -3,17 +3,31 @@ built from config (``conf/optimizer/*.yaml``) and per-agent labeled demos from t
 
 from alamp.optimizers.demos import PerAgentLabeledFewShot, gold_record
 from alamp.optimizers.factory import OPTIMIZERS, CompileOutcome, OptimizerConfigError, build_optimizer, compile_program
-from alamp.optimizers.tuner import TuneResult, suggest_params, tune_dqn
+from alamp.optimizers.tuner import (
+    PRUNERS,
+    SAMPLERS,
+    TuneResult,
+    make_pruner,
+    make_sampler,
+    public_storage_url,
+    suggest_params,
+    tune_dqn,
+)
 
 __all__ = [
     "OPTIMIZERS",
     "CompileOutcome",
     "OptimizerConfigError",
+    "PRUNERS",
     "PerAgentLabeledFewShot",
+    "SAMPLERS",
     "TuneResult",
     "build_optimizer",
     "compile_program",
     "gold_record",
+    "make_pruner",
+    "make_sampler",
+    "public_storage_url",
     "suggest_params",
     "tune_dqn",
 ]

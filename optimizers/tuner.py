@@ -10,11 +10,12 @@ as FAIL. The best hyperparameters (JSON) and the table of trials (CSV) are writt
 from __future__ import annotations
 
 import csv
+import inspect
 import json
 import math
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,18 @@ import optuna
 from alamp.rl import DQNConfig, TrainResult, train_dqn
 from alamp.rl.vec import EnvSource, VecEnvFactory
 
-__all__ = ["TuneResult", "tune_dqn", "suggest_params", "BEST_PARAMS_FILE", "TRIALS_FILE"]
+__all__ = [
+    "BEST_PARAMS_FILE",
+    "PRUNERS",
+    "SAMPLERS",
+    "TRIALS_FILE",
+    "TuneResult",
+    "make_pruner",
+    "make_sampler",
+    "public_storage_url",
+    "suggest_params",
+    "tune_dqn",
+]
 
 BEST_PARAMS_FILE = "best_params.json"
 TRIALS_FILE = "trials.csv"
@@ -32,13 +44,16 @@ _DEFAULT_TUNER: dict[str, Any] = {
     "study_name": None,
     "storage": None,
     "n_trials": 20,
+    "total_trials": None,
     "timeout": None,
     "seed": 0,
     "objective": "auc",
     "heartbeat_interval": 30,
     "grace_period": None,
-    "sampler": {"n_startup_trials": 8},
-    "pruner": {"n_startup_trials": 4, "n_warmup_steps": 0, "interval_steps": 1},
+    "retry_failed_trials": 0,
+    "enqueue_base": False,
+    "sampler": {"name": "tpe", "n_startup_trials": 8},
+    "pruner": {"name": "median", "n_startup_trials": 4, "n_warmup_steps": 0, "interval_steps": 1},
     "search_space": {},
 }
 
@@ -55,6 +70,10 @@ class TuneResult:
         best_config: The base config with the best parameters applied (the base config if none completed).
         trial_counts: Number of trials per state (``COMPLETE``, ``PRUNED``, ``FAIL``, ...), whole study.
         output_dir: Where ``best_params.json`` and ``trials.csv`` were written.
+        trials_run: Trials this call ran (0 when a resumed study already had its ``total_trials``).
+        best_trial: The best trial's number (``None`` if no trial completed).
+        importance: fANOVA importance per parameter (empty with fewer than 4 complete trials).
+        best_attrs: The best trial's user attributes (``solved``, ``steps``, ``cpu_seconds``, ``best_eval_mean``).
     """
 
     study_name: str
@@ -64,6 +83,27 @@ class TuneResult:
     best_config: DQNConfig
     trial_counts: dict[str, int]
     output_dir: Path
+    trials_run: int = 0
+    best_trial: int | None = None
+    importance: dict[str, float] = field(default_factory=dict)
+    best_attrs: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary (what ``alamp.run`` writes to ``run.json`` as ``training.study``).
+
+        Keys: ``study_name``, ``storage`` (password masked), ``trials`` (per state, plus ``total`` and ``run`` =
+        this call), ``best_value`` (``None`` if none completed), ``best_trial``, ``best_params``, ``importance``.
+        """
+        value = self.best_value if self.best_value == self.best_value else None
+        return {
+            "study_name": self.study_name,
+            "storage": public_storage_url(self.storage),
+            "trials": {**self.trial_counts, "total": sum(self.trial_counts.values()), "run": self.trials_run},
+            "best_value": value,
+            "best_trial": self.best_trial,
+            "best_params": dict(self.best_params),
+            "importance": dict(self.importance),
+        }
 
 
 def suggest_params(trial: optuna.Trial, search_space: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
@@ -115,6 +155,85 @@ def _study_name(make_env: EnvSource) -> str:
     return f"dqn-{getattr(make_env, '__name__', 'env')}"
 
 
+#: ``sampler.name`` / ``pruner.name`` values and the Optuna classes they build (the other keys are their arguments).
+SAMPLERS: dict[str, str] = {"tpe": "TPESampler", "random": "RandomSampler", "qmc": "QMCSampler",
+                            "gp": "GPSampler", "cmaes": "CmaEsSampler"}
+PRUNERS: dict[str, str] = {"median": "MedianPruner", "percentile": "PercentilePruner",
+                           "successive_halving": "SuccessiveHalvingPruner", "hyperband": "HyperbandPruner",
+                           "threshold": "ThresholdPruner", "nop": "NopPruner"}
+
+
+def make_sampler(settings: Mapping[str, Any] | None, *, seed: int | None) -> optuna.samplers.BaseSampler:
+    """The Optuna sampler of a ``sampler:`` block: ``name`` (default ``tpe``, see :data:`SAMPLERS`) plus its arguments.
+
+    Raises:
+        ValueError: The name is unknown (the message lists the known ones).
+    """
+    options = dict(settings or {})
+    name = str(options.pop("name", "tpe"))
+    if name not in SAMPLERS:
+        raise ValueError(f"trainer.tuner.sampler.name={name!r} is unknown; use one of {sorted(SAMPLERS)}")
+    cls = getattr(optuna.samplers, SAMPLERS[name])
+    if "seed" in inspect.signature(cls).parameters and "seed" not in options:
+        options["seed"] = seed
+    return cls(**options)
+
+
+def make_pruner(settings: Mapping[str, Any] | None) -> optuna.pruners.BasePruner:
+    """The Optuna pruner of a ``pruner:`` block: ``name`` (default ``median``, see :data:`PRUNERS`) plus its arguments.
+
+    Raises:
+        ValueError: The name is unknown (the message lists the known ones).
+    """
+    options = dict(settings or {})
+    name = str(options.pop("name", "median"))
+    if name not in PRUNERS:
+        raise ValueError(f"trainer.tuner.pruner.name={name!r} is unknown; use one of {sorted(PRUNERS)}")
+    return getattr(optuna.pruners, PRUNERS[name])(**options)
+
+
+def public_storage_url(url: str) -> str:
+    """The storage URL with any password masked (safe to write into run.json or a log)."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # not an SQLAlchemy URL (e.g. a journal file path): nothing to hide
+        return url
+
+
+def _finished(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
+                                                        optuna.trial.TrialState.PRUNED)))
+
+
+def _importance(study: optuna.Study) -> dict[str, float]:
+    """fANOVA parameter importances when there are enough complete trials to say anything (else empty)."""
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(complete) < 4:
+        return {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            importances = optuna.importance.get_param_importances(study)
+    except Exception:  # too few distinct values, a parameter seen in one trial only: importance is optional
+        return {}
+    return {name: round(float(value), 4) for name, value in importances.items()}
+
+
+def _base_params(base_config: DQNConfig, search_space: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """The base config's values of the searched fields that lie inside the search space (for ``enqueue_base``)."""
+    params: dict[str, Any] = {}
+    for name, spec in search_space.items():
+        value = getattr(base_config, name)
+        if spec.get("type") == "categorical":
+            if value in list(spec["choices"]):
+                params[name] = value
+        elif float(spec["low"]) <= value <= float(spec["high"]):
+            params[name] = value
+    return params
+
+
 def _write_outputs(study: optuna.Study, output_dir: Path, best_config: DQNConfig) -> None:
     trials = study.get_trials(deepcopy=False)
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -157,8 +276,9 @@ def tune_dqn(
         make_env: A gymnasium id or a zero-argument env factory (as for :func:`alamp.rl.train_dqn`).
         output_dir: Run folder: receives ``best_params.json``, ``trials.csv`` and, by default, ``optuna.db``.
         base_config: Config the sampled parameters are applied to (budgets, threshold, seed); default ``DQNConfig()``.
-        tuner_config: The ``tuner`` block of ``conf/trainer/*.yaml`` (study_name, storage, n_trials, timeout,
-            seed, objective, heartbeat_interval, grace_period, sampler, pruner, search_space).
+        tuner_config: The ``tuner`` block of ``conf/trainer/*.yaml`` (study_name, storage, n_trials,
+            total_trials, timeout, seed, objective, heartbeat_interval, grace_period, retry_failed_trials,
+            enqueue_base, sampler, pruner, search_space; see ``conf/trainer/tuner/default.yaml``).
         make_vec_env: Optional vector-env factory, passed to :func:`alamp.rl.train_dqn`.
         eval_make_env: Optional evaluation environment, passed to :func:`alamp.rl.train_dqn`.
         **overrides: Keys of the tuner block given directly (e.g. ``n_trials=5, storage="sqlite:///x.db"``).
@@ -174,32 +294,41 @@ def tune_dqn(
     bad_names = sorted(set(settings["search_space"]) - fields)
     if bad_names:  # before any storage work, so a typo fails fast
         raise ValueError(f"search space entries {bad_names} are not DQNConfig fields; valid fields: {sorted(fields)}")
+    sampler = make_sampler(settings["sampler"], seed=settings["seed"])
+    pruner = make_pruner(settings["pruner"])
     base_config = base_config or DQNConfig()
     output_dir = Path(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     storage_url = settings["storage"] or f"sqlite:///{(output_dir / 'optuna.db').resolve()}"
     study_name = settings["study_name"] or _study_name(make_env)
     heartbeat = int(settings["heartbeat_interval"])
+    retries = int(settings["retry_failed_trials"] or 0)
     with warnings.catch_warnings():  # heartbeats are "experimental" in optuna, but exactly what resuming needs
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         storage = optuna.storages.RDBStorage(
             storage_url,
             heartbeat_interval=heartbeat,
             grace_period=int(settings["grace_period"]) if settings["grace_period"] is not None else 2 * heartbeat,
+            # A trial whose worker died is marked FAIL by the next worker; with retries it is also re-queued.
+            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=retries) if retries else None,
         )
     study = optuna.create_study(
         storage=storage,
         study_name=study_name,
         direction="maximize",
         load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=settings["seed"], **dict(settings["sampler"])),
-        pruner=optuna.pruners.MedianPruner(**dict(settings["pruner"])),
+        sampler=sampler,
+        pruner=pruner,
     )
     # A resumed study may hold trials of a process that died: mark them FAIL now (optuna also does this before
     # each new trial, but not when no new trial runs).
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         optuna.storages.fail_stale_trials(study)
+    before = len(study.get_trials(deepcopy=False))
+    if settings["enqueue_base"] and not before:
+        # The untuned config is the first trial: the study's best is then never worse than the default it replaces.
+        study.enqueue_trial(_base_params(base_config, settings["search_space"]), skip_if_exists=True)
 
     def objective(trial: optuna.Trial) -> float:
         params = suggest_params(trial, settings["search_space"])
@@ -219,9 +348,18 @@ def tune_dqn(
         trial.set_user_attr("best_eval_mean", result.best_eval_mean)
         return _objective_value(result, config=config, objective=settings["objective"])
 
-    if settings["n_trials"] is None or int(settings["n_trials"]) > 0:
-        study.optimize(objective, n_trials=settings["n_trials"], timeout=settings["timeout"], catch=())
-
+    # n_trials: at most this many in this call; total_trials: the study's own target, counted over every worker
+    # and every earlier call (finished = complete or pruned), so a rerun resumes instead of repeating the study.
+    n_trials = None if settings["n_trials"] is None else int(settings["n_trials"])
+    callbacks = []
+    if settings["total_trials"] is not None:
+        total = int(settings["total_trials"])
+        remaining = max(0, total - _finished(study))
+        n_trials = remaining if n_trials is None else min(n_trials, remaining)
+        states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+        callbacks.append(optuna.study.MaxTrialsCallback(total, states=states))
+    if n_trials is None or n_trials > 0:
+        study.optimize(objective, n_trials=n_trials, timeout=settings["timeout"], catch=(), callbacks=callbacks)
     trials = study.get_trials(deepcopy=False)
     counts: dict[str, int] = {}
     for t in trials:
@@ -238,4 +376,8 @@ def tune_dqn(
         best_config=best_config,
         trial_counts=counts,
         output_dir=output_dir,
+        trials_run=len(trials) - before,
+        best_trial=study.best_trial.number if has_complete else None,
+        importance=_importance(study) if has_complete else {},
+        best_attrs=dict(study.best_trial.user_attrs) if has_complete else {},
     )
