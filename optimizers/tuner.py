@@ -13,6 +13,9 @@ import csv
 import inspect
 import json
 import math
+import os
+import socket
+import time
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -202,6 +205,38 @@ def public_storage_url(url: str) -> str:
         return url
 
 
+def _open_storage(url: str, *, attempts: int = 5, **options: Any) -> optuna.storages.RDBStorage:
+    """Optuna's RDB storage; retried when workers started together race to create the schema of a fresh database
+    (PostgreSQL refuses the second ``CREATE TYPE``/``CREATE TABLE`` with an integrity error)."""
+    import sqlalchemy.exc
+
+    for attempt in range(attempts):
+        try:
+            with warnings.catch_warnings():  # heartbeats are "experimental" in optuna, but what resuming needs
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, **options)
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+def _retry_option(retries: int) -> dict[str, Any]:
+    """The storage option that re-queues a trial whose worker died (its heartbeat went stale) ``retries`` times.
+
+    Optuna >= 4.9 names it ``heartbeat_stale_trial_callback``; older releases ``failed_trial_callback``.
+    """
+    if not retries:
+        return {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if hasattr(optuna.storages, "RetryHeartbeatStaleTrialCallback"):
+            return {"heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(
+                max_retry=retries)}
+        return {"failed_trial_callback": optuna.storages.RetryFailedTrialCallback(max_retry=retries)}
+
+
 def _finished(study: optuna.Study) -> int:
     return len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,
                                                         optuna.trial.TrialState.PRUNED)))
@@ -303,15 +338,12 @@ def tune_dqn(
     study_name = settings["study_name"] or _study_name(make_env)
     heartbeat = int(settings["heartbeat_interval"])
     retries = int(settings["retry_failed_trials"] or 0)
-    with warnings.catch_warnings():  # heartbeats are "experimental" in optuna, but exactly what resuming needs
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        storage = optuna.storages.RDBStorage(
-            storage_url,
-            heartbeat_interval=heartbeat,
-            grace_period=int(settings["grace_period"]) if settings["grace_period"] is not None else 2 * heartbeat,
-            # A trial whose worker died is marked FAIL by the next worker; with retries it is also re-queued.
-            failed_trial_callback=optuna.storages.RetryFailedTrialCallback(max_retry=retries) if retries else None,
-        )
+    storage = _open_storage(
+        storage_url,
+        heartbeat_interval=heartbeat,
+        grace_period=int(settings["grace_period"]) if settings["grace_period"] is not None else 2 * heartbeat,
+        **_retry_option(retries),
+    )
     study = optuna.create_study(
         storage=storage,
         study_name=study_name,
@@ -330,7 +362,10 @@ def tune_dqn(
         # The untuned config is the first trial: the study's best is then never worse than the default it replaces.
         study.enqueue_trial(_base_params(base_config, settings["search_space"]), skip_if_exists=True)
 
+    started: list[int] = []  # trials this call ran (other workers may add to the same study meanwhile)
+
     def objective(trial: optuna.Trial) -> float:
+        started.append(trial.number)
         params = suggest_params(trial, settings["search_space"])
         config = base_config.replace(**params)
 
@@ -342,6 +377,7 @@ def tune_dqn(
 
         result = train_dqn(config=config, make_env=make_env, make_vec_env=make_vec_env,
                            eval_make_env=eval_make_env, callback=report)
+        trial.set_user_attr("worker", f"{socket.gethostname()}:{os.getpid()}")  # which process ran it (shared studies)
         trial.set_user_attr("solved", result.solved)
         trial.set_user_attr("steps", result.steps)
         trial.set_user_attr("cpu_seconds", round(result.cpu_seconds, 3))
@@ -376,7 +412,7 @@ def tune_dqn(
         best_config=best_config,
         trial_counts=counts,
         output_dir=output_dir,
-        trials_run=len(trials) - before,
+        trials_run=len(started),
         best_trial=study.best_trial.number if has_complete else None,
         importance=_importance(study) if has_complete else {},
         best_attrs=dict(study.best_trial.user_attrs) if has_complete else {},
