@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make demo` (the main job on the embedded model) and `make test` (what CI runs).
 # Each one alone sets everything up on a fresh machine (virtualenv, CPU torch, the package with its extras, the
-# llama.cpp server build, the embedded model) and is fast when that is already done.
+# llama.cpp server build, the embedded model, the Hydra launchers) and is fast when that is already done.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -30,8 +30,10 @@ $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	@# torch first and pinned: a bare `torch` requirement would pull a multi-GB CUDA build.
 	$(PY) -m pip install --quiet '$(TORCH_SPEC)'
-	@echo "Installing alamp with extras [local,dev,fast] (llama-cpp-python builds from source once, ~8-10 min; pip caches it)"
-	$(PY) -m pip install --quiet -e '.[local,dev,fast]'
+	@echo "Installing alamp with extras [local,dev,fast,scale,ray] (llama-cpp-python builds from source once, ~8-10 min; pip caches it)"
+	$(PY) -m pip install --quiet -e '.[local,dev,fast,scale,ray]'
+	@# hydra-ray-launcher pins cloudpickle<3, dspy needs >=3.1.2; its local launcher never imports cloudpickle.
+	$(PY) -m pip install --quiet --no-deps 'hydra-ray-launcher==1.2.2'
 	@rm -f $(VENV)/.alamp-setup-* && touch $(STAMP)
 
 model: setup

@@ -144,3 +144,28 @@ def test_a_killed_workers_trial_is_failed_by_heartbeat_and_retried(tmp_path: Pat
     assert trials[1].params == killed_params  # the retry re-ran the killed trial's parameters
     assert trials[1].system_attrs.get("failed_trial") == trials[0].number
     assert resumed.trial_counts == {"FAIL": 1, "COMPLETE": 1}
+
+
+def test_optuna_dashboard_reads_the_shared_study(tmp_path: Path) -> None:
+    """``optuna-dashboard <storage URL>`` (docs/trainer.md) lists the study and its trials."""
+    import io
+    from wsgiref.util import setup_testing_defaults
+
+    dashboard = pytest.importorskip("optuna_dashboard", reason="pip install 'alamp[scale]' for optuna-dashboard")
+    name = f"dashboard-{uuid.uuid4().hex[:8]}"
+    tuned = tune_dqn(make_env=make_chain, output_dir=tmp_path, base_config=CHAIN_CONFIG,
+                     tuner_config=_settings(name, n_trials=1))
+    app = dashboard.wsgi(DSN)
+
+    def get(path: str) -> dict:
+        environ: dict = {"PATH_INFO": path, "wsgi.input": io.BytesIO()}
+        setup_testing_defaults(environ)
+        status: list[str] = []
+        body = b"".join(app(environ, lambda s, headers, exc_info=None: status.append(s)))
+        assert status[0].startswith("200"), status
+        return json.loads(body)
+
+    studies = {s["study_name"]: s["study_id"] for s in get("/api/studies")["study_summaries"]}
+    detail = get(f"/api/studies/{studies[name]}")
+    assert len(detail["trials"]) == 1 and detail["trials"][0]["state"] == "Complete"
+    assert tuned.trial_counts == {"COMPLETE": 1}
