@@ -2,7 +2,9 @@
 
 Steps: load the train and dev tasks; build the program (``pipeline=alamp|single_model``); score it on dev; compile
 it with the optimizer of ``conf/optimizer/<name>.yaml`` and the policy-success metric; score it on dev again; save
-the program and its metadata atomically to ``artifacts/<name>.json`` / ``artifacts/<name>.meta.json``.
+the program and its metadata atomically to ``artifacts/<name>.json`` / ``artifacts/<name>.meta.json``. The name
+says what the program is for, ``<pipeline>_<optimizer>__<lm>`` (``alamp.artifact_names``), and an existing file is
+never replaced unless ``overwrite=true`` (checked before any work; exit code 2 otherwise).
 
 Examples::
 
@@ -23,6 +25,7 @@ import dataclasses
 import functools
 import inspect
 import logging
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,11 +35,20 @@ from typing import Any
 import dspy
 
 from alamp.artifact import save_program
+from alamp.artifact_names import ArtifactExistsError, artifact_name, check_can_write
+from alamp.exit_codes import ExitCode
 from alamp.lm.cache import configure_lm_cache
 from alamp.paths import artifacts_dir, cache_dir, conf_dir
 from alamp.tracking import Tracker
 
-__all__ = ["CompileResult", "ProgressMetric", "compile_from_config", "configure_lm_cache", "main"]
+__all__ = [
+    "CompileResult",
+    "ProgressMetric",
+    "artifact_name_of",
+    "compile_from_config",
+    "configure_lm_cache",
+    "main",
+]
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +147,15 @@ def _configure_lm(cfg: Mapping[str, Any]) -> None:
     from alamp.run import lm_settings
 
     configure_dspy(LMConfig.from_mapping(lm_settings(cfg)))
+
+
+def artifact_name_of(cfg: Mapping[str, Any]) -> str:
+    """The artifact's name: ``cfg.name``, else ``<pipeline>_<optimizer>__<lm slug>`` (the LM it is compiled for)."""
+    if cfg.get("name"):
+        return str(cfg["name"])
+    optimizer = dict(cfg.get("optimizer") or {"name": "labeled"}).get("name", "labeled")
+    model = _lm_description(cfg).get("model")
+    return artifact_name(pipeline=_pipeline_name(cfg), optimizer=str(optimizer), model=model)
 
 
 def _pipeline_name(cfg: Mapping[str, Any]) -> str:
@@ -280,6 +301,10 @@ def compile_from_config(
     start = time.perf_counter()
     optimizer_cfg = dict(cfg.get("optimizer") or {"name": "labeled"})
     optimizer_name = str(optimizer_cfg.get("name"))
+    name = artifact_name_of(cfg)
+    target_path = Path(cfg.get("artifacts_dir") or artifacts_dir()) / f"{name}.json"
+    if cfg.get("save", True):  # before any LM call or training: a clash is known now
+        check_can_write(target_path, overwrite=bool(cfg.get("overwrite", False)))
     evaluate_cfg = dict(cfg.get("evaluate") or {})
     lm_cache = configure_lm_cache(cfg.get("lm_cache"))
 
@@ -335,7 +360,7 @@ def compile_from_config(
             )
         wall = time.perf_counter() - start
         metadata = {
-            "name": cfg.get("name"),
+            "name": name,
             "pipeline": _pipeline_name(cfg),
             "lm": _lm_description(cfg),
             "optimizer": {"name": optimizer_name, "config": optimizer_cfg},
@@ -361,10 +386,9 @@ def compile_from_config(
 
     program_path = meta_path = None
     if cfg.get("save", True):
-        target = Path(cfg.get("artifacts_dir") or artifacts_dir())
         program_path, meta_path = save_program(
             outcome.program,
-            path=target / f"{cfg.get('name') or f'{_pipeline_name(cfg)}_{optimizer_name}'}.json",
+            path=target_path,
             metadata=metadata,
             program_init=program_init,
         )
@@ -387,7 +411,11 @@ def main() -> None:
 
     @hydra.main(config_path=str(conf_dir()), config_name="compile", version_base="1.3")
     def _run(cfg: DictConfig) -> None:
-        result = compile_from_config(cfg)
+        try:
+            result = compile_from_config(cfg)
+        except ArtifactExistsError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise SystemExit(ExitCode.BAD_INPUT) from None
         meta = result.metadata
         print(f"compiled {meta['pipeline']} with {meta['optimizer']['name']} in {meta['wall_time_s']:.1f} s")
         print(f"dev score before: {meta['scores']['before']}  after: {meta['scores']['after']}")

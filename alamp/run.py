@@ -121,17 +121,31 @@ def build_program(cfg: DictConfig) -> dspy.Module:
 
 def resolve_program_path(cfg: DictConfig) -> Path | None:
     """The compiled program to load: ``program=PATH``, none for ``program=null|none``, and for ``program=auto``
-    the pipeline's shipped ``default_program`` when that file exists (else the zero-shot program)."""
+    the artifact compiled for this pipeline *and the configured LM* (``alamp.artifact_names``): the pipeline's
+    ``default_program`` when its metadata names ``lm.model``, else the newest such file in ``artifacts/``; with
+    none, the zero-shot program and a warning (a program compiled for another LM is never picked silently)."""
     value = cfg.get("program")
     if value is None or str(value).lower() in ("", "none", "null", "zero_shot"):
         return None
     if str(value).lower() == "auto":
+        from alamp.artifact_names import compiled_for, find_compiled_program
+
+        pipeline = str(cfg.pipeline.get("name", "alamp"))
+        model = str(cfg.lm.get("model")) if cfg.get("lm") is not None else ""
         default = cfg.pipeline.get("default_program")
-        if not default:
-            return None
-        path = Path(default)
-        path = path if path.is_absolute() else project_root() / path
-        return path if path.exists() else None
+        prefer = None
+        if default:
+            prefer = Path(default) if Path(default).is_absolute() else project_root() / default
+        directory = prefer.parent if prefer is not None else project_root() / "artifacts"
+        found = find_compiled_program(directory=directory, pipeline=pipeline, model=model, prefer=prefer)
+        if found is not None:
+            log.info("program=auto: %s (compiled for %s)", found, model)
+            return found
+        others = compiled_for(directory=directory, pipeline=pipeline)
+        log.warning("program=auto: no %s program compiled for LM %s in %s%s; running zero-shot (compile one with "
+                    "`python -m alamp.compile lm=...`, or pass program=PATH)", pipeline, model, directory,
+                    f" (there: {others})" if others else "")
+        return None
     return Path(str(value))
 
 

@@ -71,9 +71,10 @@ def test_compile_config_on_real_task_files_saves_gold_demos(tmp_path: Path) -> N
         "train_task_ids=[cartpole,drone]", "evaluate.before=false", "evaluate.after=false", "logger=disabled",
         f"artifacts_dir={tmp_path}", "lm_cache.enabled=false", "progress=false", "max_repairs=3",
     ])
-    assert cfg.name == "alamp_labeled" and cfg.optimizer.name == "labeled"
+    assert cfg.name is None and cfg.optimizer.name == "labeled"
     result = compile_from_config(cfg, dev_items=[], configure_lm=False)
-    assert result.program_path == tmp_path / "alamp_labeled.json"
+    # Named for what it is: pipeline, optimizer and the LM it was compiled for.
+    assert result.program_path == tmp_path / "alamp_labeled__qwen2.5-coder-1.5b-instruct-q4_k_m.json"
     assert result.metadata["tasks"]["train"] == ["cartpole", "drone"]
 
     program = load_program(result.program_path)  # rebuilt from the metadata, with the compile's settings
