@@ -55,7 +55,9 @@ def _check_sweep(sweep: Path) -> list[int]:
     seen = set()
     for job in jobs:
         summary = json.loads((job / "run.json").read_text())
-        assert summary["status"] == "ok" and summary["verdict"]["coded"] and summary["verdict"]["trained"]
+        # Trained on a tiny budget: the policy may miss the threshold (policy_failed); the run itself completed.
+        assert summary["status"] in ("ok", "policy_failed")
+        assert summary["verdict"]["coded"] and summary["verdict"]["trained"]
         worker = json.loads((job / "worker.json").read_text())
         seen.add((worker["task"], worker["seed"]))
     assert seen == {(t, s) for t in ("reservoir", "machine_replacement") for s in (0, 1)}
