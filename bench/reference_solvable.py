@@ -14,6 +14,7 @@ Each finished cell is appended to a JSONL file at once and skipped on the next c
 file next to it, so a killed run resumes where it stopped (``--table-only`` prints the table of what is there):
 
     nice -n 19 .venv/bin/python bench/reference_solvable.py                  # all tasks x 5 seeds, default and tuned
+    nice -n 19 .venv/bin/python bench/reference_solvable.py --tasks elevator # a second worker (same files) meanwhile
     .venv/bin/python bench/reference_solvable.py --tasks drone,wireless --seeds 3 --variants default
     .venv/bin/python bench/reference_solvable.py --table-only                # the Markdown table of the JSONL
     .venv/bin/python bench/reference_solvable.py --stats --write-returns     # refresh random/best in data/tasks
@@ -168,8 +169,11 @@ def table(rows: list[dict[str, Any]], tasks: list[Task], *, seeds: int, variants
     for task in tasks:
         cells = []
         for variant in variants:
-            mine = [r for r in rows if r.get("kind") == "cell" and r["task"] == task.id and r["variant"] == variant
-                    and r["seed"] < seeds]
+            by_seed: dict[int, dict[str, Any]] = {}  # first record per seed (two workers may both finish one)
+            for r in rows:
+                if r.get("kind") == "cell" and r["task"] == task.id and r["variant"] == variant and r["seed"] < seeds:
+                    by_seed.setdefault(r["seed"], r)
+            mine = list(by_seed.values())
             if len(mine) < seeds:
                 partial = True
             if not mine:
@@ -182,7 +186,7 @@ def table(rows: list[dict[str, Any]], tasks: list[Task], *, seeds: int, variants
         studies = [r for r in rows if r.get("kind") == "study" and r["task"] == task.id]
         if studies:
             trials = studies[-1]["trials"]
-            cpu = sum(r.get("cpu_s_this_call", 0.0) for r in studies)
+            cpu = sum(r.get("cpu_s_this_call", 0.0) for r in studies)  # every call's share, workers included
             study = f"{trials.get('COMPLETE', 0)}/{trials.get('PRUNED', 0)}, {cpu:.0f}"
         else:
             study = "-"
