@@ -302,8 +302,8 @@ def tune_and_train(
     The study (``alamp.optimizers.tune_dqn``) is created or resumed up to ``tuner['total_trials']``; its trials
     train with the run's seed on the generated environment and are pruned on its evaluations. The best
     configuration then trains the policy like an untuned run (same seed, same result: the best trial's policy
-    when it ran in this process). Generated code (llm route) never runs in this process, so it is trained
-    untuned, with a note in ``study``.
+    when it ran with this seed). Generated code (llm route) never runs in this process, so it is trained
+    untuned, with a note in ``study``; so is an environment whose study fails (``study.error`` says why).
 
     Args:
         pred: A prediction whose environment passed its checks.
@@ -333,8 +333,15 @@ def tune_and_train(
     settings["study_name"] = settings.get("study_name") or study_key(env=source, dqn=dqn, tuner=settings)
     settings["storage"] = settings.get("storage") or default_study_storage()
     start = time.perf_counter()
-    tuned = tune_dqn(make_env=compiled.make_env, make_vec_env=compiled.make_vec, output_dir=Path(out_dir) / "tuning",
-                     base_config=dqn, tuner_config=settings)
+    try:
+        tuned = tune_dqn(make_env=compiled.make_env, make_vec_env=compiled.make_vec,
+                         output_dir=Path(out_dir) / "tuning", base_config=dqn, tuner_config=settings)
+    except Exception as exc:  # a spec that breaks a trial, an unreachable storage: the untuned stage still runs
+        message = f"tuning failed: {type(exc).__name__}: {exc}"
+        log.warning("trainer.tune: %s; training with the untuned config", message)
+        result = _train_cached(pred=pred, dqn=dqn, out_dir=out_dir, train_limits=train_limits, cache=cache)
+        result["study"] = {"study_name": settings["study_name"], "error": message}
+        return result
     tuning_seconds = round(time.perf_counter() - start, 3)
     log.info("study %s: %s trials, best value %s", tuned.study_name, tuned.trial_counts, tuned.best_value)
     result = _train_cached(pred=pred, dqn=tuned.best_config, out_dir=out_dir, train_limits=train_limits,

@@ -77,6 +77,18 @@ def test_tune_run_reports_its_study_and_a_rerun_resumes_it(tmp_path: Path, monke
     assert third["trials"]["run"] == 1 and third["trials"]["total"] == 3
 
 
+def test_a_failing_study_leaves_the_untuned_training_and_says_why(tmp_path: Path, monkeypatch) -> None:
+    import alamp.optimizers
+
+    def broken(**_kwargs):
+        raise ConnectionError("could not reach postgresql://db/optuna")
+
+    monkeypatch.setattr(alamp.optimizers, "tune_dqn", broken)
+    summary = _run(tmp_path / "a", "trainer=tune", *TINY, f"trainer.tuner.storage=sqlite:///{tmp_path / 's.db'}")
+    assert summary["training"]["trained"] and summary["verdict"]["trained"]
+    assert summary["training"]["study"]["error"] == "tuning failed: ConnectionError: could not reach postgresql://db/optuna"
+
+
 def test_untuned_run_has_no_study(tmp_path: Path) -> None:
     summary = _run(tmp_path / "a", *TINY[:5])
     assert "study" not in summary["training"] and summary["training"]["trained"]
