@@ -18,14 +18,14 @@ from alamp.paths import artifacts_dir
 from alamp.run_dir import CorruptRunFileError, RunDir
 from alamp.sandbox import run_in_sandbox
 
-SHIPPED = artifacts_dir() / "alamp_labeled.json"
+SHIPPED = artifacts_dir() / "alamp_labeled__qwen2.5-coder-1.5b-instruct-q4_k_m.json"
 
 
 def _copy_artifact(tmp_path: Path) -> tuple[Path, Path, dict]:
     program = tmp_path / "prog.json"
     meta = tmp_path / "prog.meta.json"
     shutil.copy(SHIPPED, program)
-    shutil.copy(SHIPPED.with_name("alamp_labeled.meta.json"), meta)
+    shutil.copy(SHIPPED.with_name(SHIPPED.stem + ".meta.json"), meta)
     return program, meta, json.loads(meta.read_text())
 
 
