@@ -122,3 +122,16 @@ def test_without_constrained_decoding_no_item_is_asked_again() -> None:
     dspy.configure(lm=lm, adapter=dspy.ChatAdapter())
     pred = ALAMP(ProgramSettings(max_repairs=0))(description=CARTPOLE_DESCRIPTION, name="cartpole")
     assert lm.calls["EnvItemSignature"] == 0 and not pred.env_passed and "x_acceleration" in pred.error
+
+
+def test_an_answer_with_many_undefined_reads_goes_back_to_the_agent_not_item_by_item() -> None:
+    from alamp.lm.adapter import ForgivingChatAdapter
+
+    updates = [dict(u) for u in _EXACT["updates"]]
+    for update in updates[-3:]:
+        update["expr"] += " + nothing_defines_this"
+    lm = ScriptedLM({**CARTPOLE, "EnvSignature": [{"updates": updates}], "EnvItemSignature": [_EXACT]})
+    dspy.configure(lm=lm, adapter=ForgivingChatAdapter(grammar_field="grammar"))
+    pred = ALAMP(ProgramSettings(max_repairs=0))(description=CARTPOLE_DESCRIPTION, name="cartpole")
+    assert lm.calls["EnvItemSignature"] == 0 and not pred.env_passed
+    assert "3 updates read names nothing defines" in pred.attempts[0]["items"][0]
