@@ -817,21 +817,19 @@ class ALAMP(_Pipeline):
         its answer cannot read an undefined name; the rest of the step is kept. Returns the updates and one note per
         item asked again.
         """
-        from alamp.spec.expr import FUNCTIONS
-
         defined = set(names)
         step: list[Assignment] = []
         notes: list[str] = []
         offending, known = 0, set(names)
         for update in updates:
-            offending += bool(_names_in(update.expr) - known - set(FUNCTIONS))
+            offending += bool(_names_in(update.expr) - known - _FUNCTION_NAMES)
             known.add(update.target)
         if offending > _MAX_ITEMS_ASKED_AGAIN:
             # An answer this far off is no slip of one item: the checker's feedback goes back to the Env agent instead
             # (measured on elevator, dev: re-asking every item made one Env stage 34 calls and 7 minutes).
             return list(updates), [f"{offending} updates read names nothing defines; left to the checker's feedback"]
         for update in updates:
-            missing = _names_in(update.expr) - defined - set(FUNCTIONS)
+            missing = _names_in(update.expr) - defined - _FUNCTION_NAMES
             if missing:
                 config = {**self._sample_config(candidate, attempt), EXPRESSION_NAMES_KEY: sorted(defined)}
                 try:
@@ -858,13 +856,11 @@ class ALAMP(_Pipeline):
     def _expression_names(
         self, text: Description, up: dict[str, Any], constants: list[Parameter]
     ) -> list[str] | None:
-        """The identifiers the Env agent's expressions may read under constrained decoding (None: unconstrained).
+        """The names defined before the step runs, which an Env item may read (None: no constrained decoding).
 
-        Everything defined before the step runs: constants (and the symbols they stand for), variables of every role
-        (and their symbols), the actions' 0/1 indicators and the names their effects set, the built-in ``action``,
-        and the names the text itself uses or defines (its formulas' symbols, constants and action symbols). Helper
-        quantities the text does not name cannot be read, so the step inlines them rather than inventing a name
-        nothing defines.
+        Constants (and the symbols they stand for), variables of every role (and their symbols), the actions' 0/1
+        indicators and the names their effects set, the built-in ``action``, the constants the text gives, and the
+        names it defines by a formula computable from those. An item may also read the targets before it.
         """
         from alamp.lm.adapter import constrains_expressions
 
