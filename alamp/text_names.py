@@ -126,7 +126,9 @@ def adopt_text_symbols(
     """
     symbols = set(text.symbols)
     candidates = {i: _symbol_name(q.symbol) for i, q in enumerate(quantities)}
-    prose = symbols_named_in_prose(quantities, text=text)
+    # Prose ties name variables only: a parameter *about* a variable shares its words ("initial_susceptible" and "the
+    # susceptible share S", epidemic_control, dev) and would take the variable's symbol.
+    prose = symbols_named_in_prose(quantities, text=text) if all(isinstance(q, Variable) for q in quantities) else {}
     candidates |= prose
     # A symbol claimed by two quantities says nothing about either.
     claims: dict[str, int] = {}

@@ -87,6 +87,10 @@ def test_symbols_the_prose_ties_to_one_quantity_are_adopted() -> None:
     thermostat = Description.read(_TASKS["thermostat"].description)
     power = [Variable(name="power", role="action"), Variable(name="indoor_temp", role="state")]
     assert [v.name for v in adopt_text_symbols(power, text=thermostat)[0]] == ["P", "T_in"]
-    # ... but not to three heater settings at once: a tie to several quantities says nothing.
-    settings = [Parameter(name=f"heater_{s}", value=v) for s, v in (("off", 0), ("low", 1), ("high", 2))]
-    assert adopt_text_symbols(settings, text=thermostat) == (settings, [])
+    # ... but not to two power variables at once: a tie to several quantities says nothing.
+    two = [Variable(name="power", role="action"), Variable(name="heater_power", role="state")]
+    assert adopt_text_symbols(two, text=thermostat) == (two, [])
+    # Parameters take only the symbols the agent gave them: "initial_susceptible" shares the words of "the
+    # susceptible share S" (epidemic_control, dev) but is not S.
+    initial = [Parameter(name="initial_susceptible", value=0.99), Parameter(name="recovery", value=0.1)]
+    assert adopt_text_symbols(initial, text=text) == (initial, [])
