@@ -118,3 +118,15 @@ def test_without_a_grammar_field_nothing_is_added() -> None:
                                    config={EXPRESSION_NAMES_KEY: ["x"]})  # fmt: skip
     assert "grammar" not in (lm.requests[-1].get("extra_body") or {})
     assert EXPRESSION_NAMES_KEY not in lm.requests[-1]
+
+
+def test_lists_are_bounded_so_a_looping_answer_ends() -> None:
+    from alamp.lm.grammar import MAX_LIST_ITEMS
+
+    grammar = Grammar(signature_grammar(EnvSignature))
+
+    def answer(n: int) -> str:
+        items = ", ".join('{"target": "x", "expr": "1"}' for _ in range(n))
+        return f"[[ ## updates ## ]]\n[{items}]\n\n[[ ## completed ## ]]"
+
+    assert grammar.admits(answer(MAX_LIST_ITEMS)) and not grammar.admits(answer(MAX_LIST_ITEMS + 1))

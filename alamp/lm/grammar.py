@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from typing import Any
 
 __all__ = [
+    "MAX_LIST_ITEMS",
     "GrammarUnavailableError",
     "expression_rules",
     "signature_grammar",
@@ -113,6 +114,24 @@ def _mark_fields(node: Any, marked: dict[str, dict[str, str]], *, expressions: b
     return out
 
 
+#: The longest list any answer may hold. Under a grammar the model cannot end an answer early, and a looping one
+#: ran to the token limit (the single-model baseline on elevator, dev: 3,071 tokens, then unparsable); the task set's
+#: longest gold list has 13 items.
+MAX_LIST_ITEMS = 32
+
+
+def _bounded_lists(node: Any) -> Any:
+    """A copy of a JSON schema whose arrays hold at most ``MAX_LIST_ITEMS`` items."""
+    if isinstance(node, list):
+        return [_bounded_lists(v) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _bounded_lists(v) for k, v in node.items()}
+    if out.get("type") == "array" and "maxItems" not in out:
+        out["maxItems"] = MAX_LIST_ITEMS
+    return out
+
+
 def expression_rules(names: Iterable[str], functions: Iterable[str]) -> str:
     """GBNF rules (root rule ``expr``) for one expression of the spec language over exactly ``names``.
 
@@ -174,7 +193,7 @@ def _cached_grammar(signature: Any, names: tuple[str, ...] | None, functions: tu
     marked: dict[str, dict[str, str]] = {}
     for annotation in annotations:
         marked |= _marked_properties(annotation)
-    combined = _mark_fields(combined, marked, expressions=names is not None)
+    combined = _bounded_lists(_mark_fields(combined, marked, expressions=names is not None))
     combined = converter.resolve_refs(combined, "signature")
     field_rules = [(name, converter.visit(combined["properties"][name], f"field-{name}")) for name, _ in fields]
     parts = [f'{_gbnf_literal(f"[[ ## {name} ## ]]")} "\\n" {rule}' for name, rule in field_rules]
