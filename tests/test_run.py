@@ -379,3 +379,17 @@ def test_the_command_lists_its_options_and_exits_with_the_failure_code(tmp_path:
                              text=True, timeout=120, cwd=tmp_path)  # fmt: skip
     assert missing.returncode == 2 and "gone: no such directory" in missing.stderr
     assert not (tmp_path / "gone").exists()
+
+
+def test_a_runs_files_get_the_permissions_of_any_new_file(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from alamp.run_dir import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "report.html", "<html></html>")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o644
