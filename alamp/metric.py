@@ -280,6 +280,29 @@ class ReferenceEvaluation:
     returns: list[float]
 
 
+def policy_on_reference(
+    task: Task,
+    policy: Any,
+    *,
+    env_id: str,
+    threshold: float,
+    episodes: int | None,
+    seed: int,
+    messages: list[str],
+) -> tuple[float | None, float | None, bool]:
+    """The policy's mean and std return on the reference and whether it reaches ``threshold``; why not, in
+    ``messages`` (a policy that cannot run there, e.g. an observation of the wrong size, scores nothing)."""
+    try:
+        result = evaluate_on_reference(task, policy, episodes=episodes, seed=seed)
+    except Exception as exc:  # noqa: BLE001 - e.g. an observation of the wrong size for the policy
+        messages.append(f"policy could not run on the reference {env_id}: {type(exc).__name__}: {exc}")
+        return None, None, False
+    success = result.mean >= threshold
+    if not success:
+        messages.append(f"policy returned {result.mean:.2f} on the reference ({env_id}); the threshold is {threshold}")
+    return result.mean, result.std, success
+
+
 def evaluate_on_reference(
     task: Task, policy: Policy, *, episodes: int | None = None, seed: int = 0
 ) -> ReferenceEvaluation:
@@ -543,18 +566,12 @@ def grade(
     mean = std = normalized = None
     success = False
     if trained:
-        try:
-            result = evaluate_on_reference(task, outcome.policy, episodes=eval_episodes, seed=seed)  # type: ignore[arg-type]
-            mean, std = result.mean, result.std
+        mean, std, success = policy_on_reference(
+            task, outcome.policy, env_id=ref.env_id, threshold=ref.success_threshold, episodes=eval_episodes,
+            seed=seed, messages=messages,
+        )  # fmt: skip
+        if mean is not None:
             normalized = (mean - ref.random_return) / (ref.best_return - ref.random_return)
-            success = mean >= ref.success_threshold
-            if not success:
-                messages.append(
-                    f"policy returned {mean:.2f} on the reference ({ref.env_id}); the threshold is "
-                    f"{ref.success_threshold}"
-                )
-        except Exception as exc:  # noqa: BLE001 - e.g. an observation of the wrong size for the policy
-            messages.append(f"policy could not run on the reference {ref.env_id}: {type(exc).__name__}: {exc}")
 
     levels = {"modeled": modeled, "coded": coded, "trained": trained, "policy_success": success}
     failed = next((name for name in LEVELS if not levels[name]), None)

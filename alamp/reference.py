@@ -305,7 +305,7 @@ def grade_against_reference(
         A dict with the ``Verdict`` fields that apply (``modeling_score`` is None: there are no gold outputs),
         plus ``reference`` (the id) and ``random_return``.
     """
-    from alamp.metric import MODELING_STAGES, evaluate_on_reference, fidelity, start_fidelity
+    from alamp.metric import LEVELS, MODELING_STAGES, fidelity, policy_on_reference, start_fidelity
 
     task = reference.as_task()
     messages = list(outcome.messages)
@@ -347,19 +347,12 @@ def grade_against_reference(
     mean = std = None
     success = False
     if trained:
-        try:
-            result = evaluate_on_reference(task, outcome.policy, seed=seed)
-            mean, std = result.mean, result.std
-            success = mean >= reference.threshold
-            if not success:
-                messages.append(
-                    f"policy returned {mean:.2f} on the reference ({reference.env_id}); the threshold is "
-                    f"{reference.threshold}"
-                )
-        except Exception as exc:  # noqa: BLE001 - e.g. an observation of the wrong size for the policy
-            messages.append(f"policy could not run on the reference {reference.env_id}: {type(exc).__name__}: {exc}")
+        mean, std, success = policy_on_reference(
+            task, outcome.policy, env_id=reference.env_id, threshold=reference.threshold, episodes=None, seed=seed,
+            messages=messages,
+        )  # fmt: skip
     levels = {"modeled": modeled, "coded": coded, "trained": trained, "policy_success": success}
-    failed = next((name for name in ("modeled", "coded", "trained", "policy_success") if not levels[name]), None)
+    failed = next((name for name in LEVELS if not levels[name]), None)
     return {
         "task_id": None,
         "reference": reference.env_id,
