@@ -23,8 +23,9 @@ __all__ = ["Description", "formula_statements", "symbols_in_text"]
 
 # "x = ...", "temp = ...", "T_in = T_in + ...": where a formula may start in the plain-form text.
 _FORMULA_START = re.compile(r"(?<![\w.*])([A-Za-z_]\w*)\s*=(?!=)\s*")
-# Where a formula in running text may end: a comma or full stop followed by a space, a semicolon, a line end.
-_FORMULA_END = re.compile(r",(?=\s)|;|\n|\.(?=\s|$)|$")
+# Where a formula in running text may end: a comma or full stop followed by a space, a semicolon, a line end, or the
+# closing parenthesis of a remark it sits in ("(the escapement E = biomass - catch) then grow", fishery_quota, train).
+_FORMULA_END = re.compile(r",(?=\s)|;|\n|\.(?=\s|$)|\)(?=[\s,.;]|$)|$")
 _MAX_FORMULA_CHARS = 400
 
 

@@ -50,7 +50,7 @@ from alamp.schema import (
     SARSpec,
     Variable,
 )
-from alamp.schema._names import to_identifier
+from alamp.schema._names import NEXT_VALUE_SUFFIXES, to_identifier
 from alamp.schema.agents import ExecutionReport
 from alamp.signatures import (
     CodingSignature,
@@ -64,8 +64,10 @@ from alamp.signatures import (
     SARSignature,
     SingleModelCodeSignature,
     SingleModelSignature,
+    SymbolValueSignature,
     VariableSignature,
 )
+from alamp.symbol_values import stated_in_text, undefined_text_symbols
 from alamp.text_limits import cap_text
 from alamp.text_names import adopt_text_symbols
 from alamp.text_step import with_text_step
@@ -87,7 +89,8 @@ Coding = Literal["compiler", "llm", "compiler_then_llm"]
 
 #: Attribute names of the agents (stable: saved programs depend on them).
 AGENT_NAMES = (
-    "parameter", "objective", "variable", "constraint", "modeling", "sar", "env", "env_item", "coding", "repair",
+    "parameter", "objective", "variable", "constraint", "modeling", "sar", "symbol_value", "env", "env_item", "coding",
+    "repair",
 )  # fmt: skip
 
 #: Fields of the prediction both programs return.
@@ -226,8 +229,8 @@ def _spec_function_names() -> frozenset[str]:
 
 
 _FUNCTION_NAMES = _spec_function_names()
-# At most this many items of one Env answer are asked again (each is one short LM call).
-_MAX_ITEMS_ASKED_AGAIN = 2
+# At most this many missing names of one Env answer are asked for (each is one short LM call).
+_MAX_ITEMS_ASKED_AGAIN = 3
 
 
 def _names_in(expr: str) -> set[str]:
@@ -238,6 +241,23 @@ def _names_in(expr: str) -> set[str]:
         return {n.id for n in ast.walk(ast.parse(expr, mode="eval")) if isinstance(n, ast.Name)}
     except (SyntaxError, ValueError, RecursionError):
         return set(re.findall(r"[A-Za-z_]\w*", expr))
+
+
+def _parsed_names(expr: str) -> set[str]:
+    """The identifiers a parsable expression reads (nothing for prose: it is not the agents' to define)."""
+    import ast
+
+    try:
+        return {n.id for n in ast.walk(ast.parse(expr, mode="eval")) if isinstance(n, ast.Name)}
+    except (SyntaxError, ValueError, RecursionError):
+        return set()
+
+
+def _is_next_value_of(name: str, known: set[str]) -> bool:
+    """Whether ``name`` spells the next value of a known name (``x_next``, ``next_x``, ``x_new``)."""
+    bases = [name[len("next_") :]] if name.startswith("next_") else []
+    bases += [name[: -len(s)] for s in NEXT_VALUE_SUFFIXES if name.endswith(s)]
+    return any(base in known for base in bases)
 
 
 def _lm_usage(entries: list[dict[str, Any]]) -> dict[str, int]:
@@ -623,6 +643,7 @@ class ALAMP(_Pipeline):
         self.modeling = dspy.Predict(ModelingSignature)
         self.sar = dspy.Predict(SARSignature)
         self.env = dspy.Predict(EnvSignature)
+        self.symbol_value = dspy.Predict(SymbolValueSignature)
         self.env_item = dspy.Predict(EnvItemSignature)
         self.coding = dspy.Predict(CodingSignature)
         self.repair = dspy.Predict(RepairSignature)
@@ -652,7 +673,7 @@ class ALAMP(_Pipeline):
             coding = self.settings.coding
             if coding in ("compiler", "compiler_then_llm"):
                 build_env = functools.partial(self._env_compiler, text, values, name)
-                values |= self._stage(recorder, "env", ("env", "env_item"), build_env, records)
+                values |= self._stage(recorder, "env", ("symbol_value", "env", "env_item"), build_env, records)
             if coding == "llm" or (coding == "compiler_then_llm" and not values.get("env_passed")):
                 previous = values.get("attempts") or []
                 values |= self._stage(
@@ -737,6 +758,7 @@ class ALAMP(_Pipeline):
         among those that pass, the largest group of agreeing behaviour (``alamp.consensus``)."""
         attempts: list[dict[str, Any]] = []
         last_updates: list[Assignment] = []
+        up, symbol_notes = self._with_text_symbol_values(text, up)
         # The agent sees the constants the spec will define: list-valued parameters as their indexed elements.
         constants, _ = expand_parameters(
             parameters=up["parameters"], reserved={v.name for v in up["variables"]} | set(up["mdp"].states)
@@ -766,7 +788,7 @@ class ALAMP(_Pipeline):
                     continue
                 item_notes: list[str] = []
                 if names is not None:
-                    updates, item_notes = self._define_before_reading(
+                    updates, item_notes = self._define_missing_names(
                         text, up, constants, updates, names=names, candidate=candidate, attempt=attempt
                     )
                 last_updates = updates
@@ -784,11 +806,13 @@ class ALAMP(_Pipeline):
             if passing and self._decided(passing, remaining=self.settings.num_candidates - candidate - 1):
                 break
         if not passing:
-            return {"updates": last_updates, "consensus": None, **self._failed_env(attempts, [], "compiler")}
+            failed = self._failed_env(attempts, symbol_notes, "compiler")
+            return {"parameters": up["parameters"], "updates": last_updates, "consensus": None, **failed}
         chosen, consensus = self._consensus(passing)
         _, updates, built = passing[chosen]
         assert built.assembly is not None
         return {
+            "parameters": up["parameters"],
             "updates": updates,
             "env_spec": built.assembly.spec,
             "code": built.code,
@@ -797,10 +821,43 @@ class ALAMP(_Pipeline):
             "coding_path": "compiler",
             "attempts": attempts,
             "consensus": consensus,
-            "notes": built.assembly.notes,
+            "notes": [*symbol_notes, *built.assembly.notes],
         }
 
-    def _define_before_reading(
+    def _with_text_symbol_values(self, text: Description, up: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """The upstream outputs with a parameter for each symbol the text's formulas read that nothing defines.
+
+        Each symbol is one short call of the Symbol value agent (``alamp.symbol_values``); an answer that is not a
+        number the text states is dropped. Returns the outputs (parameters extended) and one note per symbol asked.
+        """
+        constants, _ = expand_parameters(
+            parameters=up["parameters"], reserved={v.name for v in up["variables"]} | set(up["mdp"].states)
+        )
+        missing = undefined_text_symbols(text, defined=self._defined_names(text, up, constants))
+        added: list[Parameter] = []
+        notes: list[str] = []
+        for symbol, formulas in missing:
+            try:
+                answer = self.symbol_value(
+                    description=text.text, symbol=symbol, formulas=formulas, config=self._sample_config(0)
+                ).answer
+            except Exception as exc:  # an unreadable answer: the symbol stays undefined; the checker will say so
+                notes.append(f"the text's formulas read {symbol!r}, which nothing defines; asking failed "
+                             f"({type(exc).__name__})")  # fmt: skip
+                continue
+            if not stated_in_text(answer.value, text.text):
+                notes.append(f"the text's formulas read {symbol!r}, which nothing defines; the answer "
+                             f"{answer.value!r} is no number the text states, dropped (symbol_value)")  # fmt: skip
+                continue
+            quantity = cap_text(answer.quantity, limit=200)
+            added.append(Parameter(name=symbol, value=float(answer.value), description=quantity, symbol=symbol))
+            notes.append(f"the text's formulas read {symbol!r}, which nothing defined; the text gives "
+                         f"{symbol} = {answer.value:g} ({quantity}) (symbol_value)")  # fmt: skip
+        if not added:
+            return up, notes
+        return {**up, "parameters": [*up["parameters"], *added]}, notes
+
+    def _define_missing_names(
         self,
         text: Description,
         up: dict[str, Any],
@@ -811,26 +868,43 @@ class ALAMP(_Pipeline):
         candidate: int,
         attempt: int,
     ) -> tuple[list[Assignment], list[str]]:
-        """Ask again, one at a time, for each update that reads a name nothing defines at that point.
+        """Define, one short call each, the names the step, the reward or a termination reads that nothing defines.
 
-        The item is decoded under the grammar of the names defined so far (``names`` plus the targets before it), so
-        its answer cannot read an undefined name; the rest of the step is kept. Returns the updates and one note per
-        item asked again.
+        ``x_dot = x_dot + tau*x_ddot`` with no ``x_ddot``; a reward ``-30*new_cases - cost_of_the_regime`` with no
+        ``cost_of_the_regime`` (epidemic_control, dev); ``total_waiting + total_boarding`` (elevator, dev). The reader
+        is usually right and a helper quantity is missing, so each missing name is asked for as an item of its own
+        (target = that name) under the grammar of the names defined at that point, and put just before its first
+        reader (after the step, for the reward and terminations). A name the step assigns later is left to the
+        checker, whose message says to move that assignment; so is an answer missing more than a few names.
+
+        Returns:
+            The updates with the definitions inserted, and one note per name asked for.
         """
-        defined = set(names)
+        targets = {u.target for u in updates}
+        known = set(names)
+        first_reader: dict[str, int] = {}
+        for position, update in enumerate(updates):
+            for name in sorted(_names_in(update.expr) - known - targets - _FUNCTION_NAMES):
+                first_reader.setdefault(name, position)
+            known.add(update.target)
+        after_step = len(updates)
+        for expr in self._outcome_expressions(up):
+            for name in sorted(_parsed_names(expr) - known - _FUNCTION_NAMES):
+                if not _is_next_value_of(name, known):  # x_next in a reward is assembly's to resolve
+                    first_reader.setdefault(name, after_step)
+        if not first_reader:
+            return list(updates), []
+        if len(first_reader) > _MAX_ITEMS_ASKED_AGAIN:
+            # An answer this far off is no slip of one item: the checker's feedback goes back to the Env agent instead
+            # (measured on elevator, dev: asking for every item made one Env stage 34 calls and 7 minutes).
+            listed = ", ".join(sorted(first_reader))
+            return list(updates), [f"{len(first_reader)} names are read but never defined ({listed}); left to the "
+                                   "checker's feedback"]  # fmt: skip
         step: list[Assignment] = []
         notes: list[str] = []
-        offending, known = 0, set(names)
-        for update in updates:
-            offending += bool(_names_in(update.expr) - known - _FUNCTION_NAMES)
-            known.add(update.target)
-        if offending > _MAX_ITEMS_ASKED_AGAIN:
-            # An answer this far off is no slip of one item: the checker's feedback goes back to the Env agent instead
-            # (measured on elevator, dev: re-asking every item made one Env stage 34 calls and 7 minutes).
-            return list(updates), [f"{offending} updates read names nothing defines; left to the checker's feedback"]
-        for update in updates:
-            missing = _names_in(update.expr) - defined - _FUNCTION_NAMES
-            if missing:
+        defined = set(names)
+        for position in range(after_step + 1):
+            for missing in [n for n, p in first_reader.items() if p == position]:
                 config = {**self._sample_config(candidate, attempt), EXPRESSION_NAMES_KEY: sorted(defined)}
                 try:
                     item = self.env_item(
@@ -839,33 +913,46 @@ class ALAMP(_Pipeline):
                         state=up["variables"],
                         actions=up["sar"].actions,
                         step_so_far=[f"{u.target} = {u.expr}" for u in step],
-                        target=update.target,
+                        target=missing,
                         config=config,
                     ).assignment
-                    notes.append(
-                        f"{update.target} = {update.expr} read {', '.join(sorted(missing))} before anything defined "
-                        f"it; asked again under the names defined so far: {update.target} = {item.expr} (env_item)"
-                    )
-                    update = Assignment(target=update.target, expr=item.expr)
-                except Exception as exc:  # an unreadable answer: keep the item; the checker will name the problem
-                    notes.append(f"{update.target}: asking again failed ({type(exc).__name__}); kept as written")
-            step.append(update)
-            defined.add(update.target)
+                except Exception as exc:  # an unreadable answer: the checker will name the missing name
+                    notes.append(f"{missing}: read but never defined; asking for it failed ({type(exc).__name__})")
+                    continue
+                step.append(Assignment(target=missing, expr=item.expr))
+                defined.add(missing)
+                notes.append(f"{missing} was read but never defined; asked for it under the names defined so far: "
+                             f"{missing} = {item.expr} (env_item)")  # fmt: skip
+            if position < after_step:
+                step.append(updates[position])
+                defined.add(updates[position].target)
         return step, notes
+
+    @staticmethod
+    def _outcome_expressions(up: dict[str, Any]) -> list[str]:
+        """The expressions read after the step: the SAR reward and the termination conditions."""
+        found = [up["sar"].reward] if up.get("sar") is not None and up["sar"].reward else []
+        found += [c.expression for c in up.get("constraints") or [] if c.kind == "termination"]
+        return found
 
     def _expression_names(
         self, text: Description, up: dict[str, Any], constants: list[Parameter]
     ) -> list[str] | None:
-        """The names defined before the step runs, which an Env item may read (None: no constrained decoding).
+        """The names an Env item may read, as ``_defined_names``; None when expressions are decoded freely."""
+        from alamp.lm.adapter import constrains_expressions
+
+        if not constrains_expressions():
+            return None
+        return sorted(self._defined_names(text, up, constants))
+
+    @staticmethod
+    def _defined_names(text: Description, up: dict[str, Any], constants: list[Parameter]) -> set[str]:
+        """The names defined before the step runs.
 
         Constants (and the symbols they stand for), variables of every role (and their symbols), the actions' 0/1
         indicators and the names their effects set, the built-in ``action``, the constants the text gives, and the
         names it defines by a formula computable from those. An item may also read the targets before it.
         """
-        from alamp.lm.adapter import constrains_expressions
-
-        if not constrains_expressions():
-            return None
         names: set[str] = {"action", *text.constants, *text.action_symbols}
         for quantity in [*constants, *up["variables"]]:
             names.add(quantity.name)
@@ -884,7 +971,7 @@ class ALAMP(_Pipeline):
             names.update(grown)
             for name in grown:
                 pending.pop(name)
-        return sorted(names)
+        return names
 
     def _env_llm(self, description: str, up: dict[str, Any], previous: list[dict[str, Any]]) -> dict[str, Any]:
         attempts = list(previous)

@@ -88,7 +88,28 @@ def gold_record(item: Any) -> dict[str, Any]:
 
         record["symbols"] = list(Description.read(record["description"]).symbols)
     record.update(_step_item(record))
+    record.update(_symbol_item(record))
     return record
+
+
+def _symbol_item(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The Symbol value agent's demo fields: the first gold parameter whose ``symbol`` the text's formulas read,
+    with those formulas and the parameter's value (none when no gold parameter records a symbol)."""
+    parameters = record.get("parameters")
+    if not parameters or not isinstance(record.get("description"), str) or "symbol" in record:
+        return {}
+    from alamp.description import Description, formula_statements
+    from alamp.schema import SymbolValue
+
+    statements = formula_statements(Description.read(record["description"]).text)
+    for parameter in parameters:
+        symbol = parameter.get("symbol") if isinstance(parameter, Mapping) else getattr(parameter, "symbol", "")
+        formulas = [f"{target} = {formula}" for target, formula, reads in statements if symbol and symbol in reads]
+        if formulas:
+            value = parameter["value"] if isinstance(parameter, Mapping) else parameter.value
+            about = parameter.get("description", "") if isinstance(parameter, Mapping) else parameter.description
+            return {"symbol": symbol, "formulas": formulas, "answer": SymbolValue(quantity=about, value=value)}
+    return {}
 
 
 def _step_item(record: Mapping[str, Any]) -> dict[str, Any]:

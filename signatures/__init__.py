@@ -14,6 +14,7 @@ from alamp.signatures.parameter import ParameterSignature
 from alamp.signatures.repair import RepairSignature
 from alamp.signatures.sar import SARSignature
 from alamp.signatures.single_model import SingleModelCodeSignature, SingleModelSignature
+from alamp.signatures.symbol_value import SymbolValueSignature
 from alamp.signatures.variable import VariableSignature
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "SARSignature",
     "EnvSignature",
     "EnvItemSignature",
+    "SymbolValueSignature",
     "CodingSignature",
     "RepairSignature",
     "SingleModelSignature",

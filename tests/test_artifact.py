@@ -21,9 +21,11 @@ from alamp.artifact import (
     structure_fingerprint,
 )
 from alamp.optimizers import PerAgentLabeledFewShot
+from alamp.optimizers.demos import _symbol_item, gold_record
 from alamp.program import AGENT_NAMES, ALAMP
 from alamp.schema import Constraint, EnvSpec, MDPModel, Objective, Parameter, SARSpec, Variable
 from alamp.signatures import ObjectiveSignature, ParameterSignature
+from alamp.tasks import load_tasks
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -109,8 +111,11 @@ def test_alamp_compiled_with_labeled_demos_loads_in_a_fresh_process(tmp_path: Pa
     assert set(meta["structure"]) == set(AGENT_NAMES)
     assert meta["structure"]["sar"]["outputs"] == {"sar": "alamp.schema.agents.SARSpec"}
     assert meta["dspy_version"] == dspy.__version__
-    # Every agent whose fields the gold supplies gets a demo; Coding (no gold code) and Repair do not.
-    assert {n for n, k in meta["demos_per_predictor"].items() if k} == set(AGENT_NAMES) - {"coding", "repair"}
+    # Every agent whose fields the gold supplies gets a demo; Coding (no gold code) and Repair do not, nor Symbol
+    # value when no train task's gold parameter records a symbol its text's formulas read.
+    with_symbol = {"symbol_value"} if any(_symbol_item(gold_record(t)) for t in load_tasks("train")) else set()
+    expected = set(AGENT_NAMES) - {"coding", "repair", "symbol_value"} | with_symbol
+    assert {n for n, k in meta["demos_per_predictor"].items() if k} == expected
 
     script = (
         "import json, sys, alamp\n"

@@ -61,7 +61,10 @@ def test_agents_read_typeset_maths_in_plain_form(plain: bool) -> None:
     pred = ALAMP(ProgramSettings(plain_math=plain))(description=description, name="demo")
     assert pred.status == "ok", pred.error
     prompts = [user for _, user in lm.log]
-    assert len(prompts) == 7
+    # Seven agents, plus (plain form only) one Symbol value call each for g and l, which the formula reads and the
+    # scripted Parameter agent names gravity and length.
+    assert len(prompts) == (9 if plain else 7)
+    assert lm.calls["SymbolValueSignature"] == (2 if plain else 0)
     if plain:
         assert all("theta_ddot = g*sin(theta) / l" in p and "x = x + tau*x_dot" in p for p in prompts)
         assert any("plain form" in note for note in pred.notes)
@@ -274,3 +277,38 @@ def test_settings_are_validated() -> None:
 def test_extract_code_from_fences() -> None:
     assert extract_code("Here:\n```python\nx = 1\n```\nDone") == "x = 1\n"
     assert extract_code("x = 2") == "x = 2\n"
+
+
+def test_names_read_but_never_defined_are_asked_for_under_the_names_grammar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader stays; the missing helper is asked for as its own item, before its first reader (or after the step
+    for the reward), with the names defined at that point (elevator and epidemic_control, dev, read such names)."""
+    monkeypatch.setattr("alamp.lm.adapter.constrains_expressions", lambda adapter=None: True)
+    sar = {"sar": {"observations": ["position"], "reward": "-step_cost - wear",
+                   "actions": [{"name": "left", "effect": "move = -1"}, {"name": "right", "effect": "move = 1"}]}}
+    reads_undefined = {"updates": [{"target": "position", "expr": "clip(position + move * speed, 0, 10)"}]}
+    items = {"speed": {"assignment": {"target": "speed", "expr": "1"}},
+             "wear": {"assignment": {"target": "wear", "expr": "0.1 * abs(move)"}}}  # fmt: skip
+
+    def item(user: str) -> dict:
+        target = user.split("[[ ## target ## ]]", 1)[1].split()[0]
+        return items[target]
+
+    lm = _use(dict(CORRIDOR, SARSignature=[sar], EnvSignature=[reads_undefined], EnvItemSignature=[item]))
+    pred = ALAMP(ProgramSettings(num_candidates=1, max_repairs=0))(description=CORRIDOR_DESCRIPTION)
+    assert pred.status == "ok", pred.error
+    assert lm.calls["EnvItemSignature"] == 2
+    assert [(u.target, u.expr) for u in pred.updates] == [
+        ("speed", "1"), ("position", "clip(position + move * speed, 0, 10)"), ("wear", "0.1 * abs(move)")
+    ]
+    wear_prompt = [user for name, user in lm.log if name == "EnvItemSignature"][1]
+    assert "position = clip(position + move * speed, 0, 10)" in wear_prompt  # the step so far is shown
+    assert any("wear was read but never defined" in note for a in pred.attempts for note in a.get("items", []))
+
+
+def test_an_answer_missing_many_names_goes_back_to_the_checker(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("alamp.lm.adapter.constrains_expressions", lambda adapter=None: True)
+    far_off = {"updates": [{"target": "position", "expr": "clip(position + a + b + c + d, 0, 10)"}]}
+    lm = _use(dict(CORRIDOR, EnvSignature=[far_off, *CORRIDOR["EnvSignature"]]))
+    pred = ALAMP(ProgramSettings(num_candidates=1, max_repairs=1))(description=CORRIDOR_DESCRIPTION)
+    assert pred.status == "ok" and lm.calls["EnvItemSignature"] == 0
+    assert "left to the checker's feedback" in pred.attempts[0]["items"][0]

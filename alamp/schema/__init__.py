@@ -9,6 +9,7 @@ from alamp.schema.agents import (
     Parameter,
     SARAction,
     SARSpec,
+    SymbolValue,
     Variable,
 )
 from alamp.schema.env_spec import ActionSpec, Assignment, EnvSpec, RandomDraw, StateVariable
@@ -28,4 +29,5 @@ __all__ = [
     "EnvSpec",
     "ExecutionReport",
     "GeneratedCode",
+    "SymbolValue",
 ]

@@ -37,6 +37,7 @@ __all__ = [
     "SARSpec",
     "ExecutionReport",
     "GeneratedCode",
+    "SymbolValue",
 ]
 
 _SENSES = {
@@ -95,6 +96,14 @@ class Parameter(_Model):
     @classmethod
     def _value(cls, v: object) -> float | list[Any]:
         return _read_parameter_value(v, what="parameter value")
+
+
+class SymbolValue(_Model):
+    """The number a description states for one symbol its formulas read (``signatures/symbol_value.py``)."""
+
+    # Required, so that the grammar asks for the quantity before its number (a short "what it is" first).
+    quantity: str = Field(description="what the symbol stands for, in a few words")
+    value: float | None = Field(description="the number the description states for it, or null if it gives none")
 
 
 class Objective(_Model):
