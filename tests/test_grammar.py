@@ -144,3 +144,19 @@ def test_a_symbol_value_is_a_number_or_null() -> None:
 
     assert grammar.admits(answer("0.1")) and grammar.admits(answer("null"))
     assert not grammar.admits(answer('"0.1 kg"')), "a value is a number, not text"
+
+
+def test_spec_text_holds_no_string_literal() -> None:
+    """An action's effect is an assignment of the spec language: ``move = 'no_measures'`` (the SAR agent's answer on
+    epidemic_control, dev) cannot be decoded."""
+    from alamp.signatures import SARSignature
+
+    grammar = Grammar(signature_grammar(SARSignature))
+
+    def answer(effect: str) -> str:
+        sar = {"observations": ["S"], "actions": [{"name": "none", "effect": effect}], "reward": "-S"}
+        return _answer(SARSignature, {"sar": sar})
+
+    assert grammar.admits(answer("move = 0; cost = cost_none"))
+    assert not grammar.admits(answer("move = 'no_measures'"))
+    assert not grammar.admits(answer('move = "no_measures"'))

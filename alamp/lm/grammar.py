@@ -68,7 +68,7 @@ def _marked_properties(annotation: Any) -> dict[str, dict[str, str]]:
 
     from pydantic import BaseModel
 
-    from alamp.schema._markers import is_expression_field, is_identifier_field
+    from alamp.schema._markers import is_expression_field, is_identifier_field, is_spec_text_field
 
     found: dict[str, dict[str, str]] = {}
     stack, seen = [annotation], set()
@@ -85,6 +85,8 @@ def _marked_properties(annotation: Any) -> dict[str, dict[str, str]]:
                     kinds[name] = "expression"
                 elif is_identifier_field(info):
                     kinds[name] = "identifier"
+                elif is_spec_text_field(info):
+                    kinds[name] = "spec_text"
             found[title] = kinds
             stack += [info.annotation for info in tp.model_fields.values()]
         stack += list(typing.get_args(tp))
@@ -92,6 +94,8 @@ def _marked_properties(annotation: Any) -> dict[str, dict[str, str]]:
 
 
 _IDENTIFIER_SCHEMA = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
+# Spec-language text (expressions, assignments) never holds a string literal: no quotes, no escapes.
+_SPEC_TEXT_SCHEMA = {"type": "string", "pattern": "^[^\"'\\\\]*$"}
 
 
 def _mark_fields(node: Any, marked: dict[str, dict[str, str]], *, expressions: bool) -> Any:
@@ -109,8 +113,10 @@ def _mark_fields(node: Any, marked: dict[str, dict[str, str]], *, expressions: b
                 continue
             if kind == "identifier":
                 out["properties"][prop] = dict(_IDENTIFIER_SCHEMA)
-            elif expressions:
+            elif kind == "expression" and expressions:
                 out["properties"][prop] = {"type": "string", "pattern": f"^{_PLACEHOLDER}$"}
+            else:  # spec text, or an expression not narrowed to a name set
+                out["properties"][prop] = dict(_SPEC_TEXT_SCHEMA)
     return out
 
 

@@ -7,10 +7,13 @@ from dataclasses import dataclass
 __all__ = [
     "EXPRESSION",
     "IDENTIFIER",
+    "SPEC_TEXT",
     "ExpressionMarker",
     "IdentifierMarker",
+    "SpecTextMarker",
     "is_expression_field",
     "is_identifier_field",
+    "is_spec_text_field",
 ]
 
 
@@ -42,3 +45,21 @@ IDENTIFIER = IdentifierMarker()
 def is_identifier_field(field_info: object) -> bool:
     """Whether a pydantic ``FieldInfo`` carries the ``IDENTIFIER`` marker."""
     return any(isinstance(m, IdentifierMarker) for m in getattr(field_info, "metadata", ()) or ())
+
+
+@dataclass(frozen=True)
+class SpecTextMarker:
+    """``Annotated[str, SPEC_TEXT]``: the field holds spec-language expressions or assignments (``force = -force_mag``,
+    ``abs(x) > x_max``), which never contain a string literal.
+
+    Constrained decoding refuses quotes in such a field: on epidemic_control (dev) the SAR agent wrote each action's
+    effect as ``move = 'no_measures'``, and no Env answer could repair the 15 candidates that inherited it.
+    """
+
+
+SPEC_TEXT = SpecTextMarker()
+
+
+def is_spec_text_field(field_info: object) -> bool:
+    """Whether a pydantic ``FieldInfo`` carries the ``SPEC_TEXT`` marker."""
+    return any(isinstance(m, SpecTextMarker) for m in getattr(field_info, "metadata", ()) or ())
