@@ -884,7 +884,8 @@ class ALAMP(_Pipeline):
         known = set(names)
         first_reader: dict[str, int] = {}
         for position, update in enumerate(updates):
-            for name in sorted(_names_in(update.expr) - known - targets - _FUNCTION_NAMES):
+            # An unparsable update is the checker's to name ("if", "else" are no missing quantities).
+            for name in sorted(_parsed_names(update.expr) - known - targets - _FUNCTION_NAMES):
                 first_reader.setdefault(name, position)
             known.add(update.target)
         after_step = len(updates)

@@ -312,3 +312,13 @@ def test_an_answer_missing_many_names_goes_back_to_the_checker(monkeypatch: pyte
     pred = ALAMP(ProgramSettings(num_candidates=1, max_repairs=1))(description=CORRIDOR_DESCRIPTION)
     assert pred.status == "ok" and lm.calls["EnvItemSignature"] == 0
     assert "left to the checker's feedback" in pred.attempts[0]["items"][0]
+
+
+def test_an_unparsable_update_is_left_to_the_checker_not_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``if move_up: floor_next = floor + 1`` (elevator, dev) reads no quantity called ``if``: nothing is asked."""
+    monkeypatch.setattr("alamp.lm.adapter.constrains_expressions", lambda adapter=None: True)
+    prose = {"updates": [{"target": "position", "expr": "if right: position + 1 else position - 1"}]}
+    lm = _use(dict(CORRIDOR, EnvSignature=[prose, *CORRIDOR["EnvSignature"]]))
+    pred = ALAMP(ProgramSettings(num_candidates=1, max_repairs=1))(description=CORRIDOR_DESCRIPTION)
+    assert pred.status == "ok" and lm.calls["EnvItemSignature"] == 0
+    assert "not a valid Python expression" in pred.attempts[0]["error"]
