@@ -10,7 +10,10 @@ rewrite is mechanical and only touches characters whose meaning is unambiguous:
   ``x_dot``, ``θ̈`` -> ``theta_ddot``);
 - ``·``, ``×`` and ``⋅`` become ``*``; ``−``, ``–`` between operands ``-``; ``←`` and ``:=`` ``=``; ``≤ ≥ ≠``
   ``<= >= !=``; superscript digits ``**n``; ``√x`` ``sqrt(x)``; ``|x - 1|`` ``abs(x - 1)``;
-- a function written without parentheses gets them (``sin θ`` -> ``sin(theta)``, ``cos²θ`` -> ``cos(theta)**2``).
+- a function written without parentheses gets them (``sin θ`` -> ``sin(theta)``, ``cos²θ`` -> ``cos(theta)**2``);
+- a percentage becomes the fraction the agents compute with (``between 0.5 % and 2 %`` -> ``between 0.005 and
+  0.02``; on epidemic_control, dev, the Variable agent made "0.5 %" an initial share of 0.5); ``t % 24`` and
+  ``100 % 7`` (modulo: a name, a number or a one-letter name follows) stay.
 
 Prose is left alone (``5 x 5 grid``, ``(row − 1)`` -> ``(row - 1)``). No library does this narrow job: ``unidecode``
 turns ``θ`` into ``th`` and drops the dots, and LaTeX converters (``pylatexenc``) read LaTeX, not Unicode text.
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from decimal import Decimal
 
 from alamp.schema._names import DOT_SUFFIXES, greek_name
 
@@ -50,6 +54,12 @@ _SQRT_GROUP = re.compile(r"√\s*\(")
 # inside its bars and is left alone.
 _ABS_BARS = re.compile(r"\|(?=[\w(+\-])([\w .+\-*/()]{0,58}[\w)])\|")
 _WALRUS = re.compile(r"(?<=\w)\s*:=\s*")
+# "15 %", "0.5%," "90 % of": a number, "%", then the end, punctuation or a word of two or more letters.
+_PERCENT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?%(?=\s*(?:$|[,.;:)\]]|[A-Za-z]{2,}\b))")
+
+
+def _as_fraction(match: re.Match[str]) -> str:
+    return format((Decimal(match.group(1)) / 100).normalize(), "f")
 
 
 def _spell_letters(text: str) -> str:
@@ -82,9 +92,10 @@ def plain_math(text: str) -> str:
     Returns:
         The same text with its formulas in plain form; text without such characters comes back unchanged.
     """
-    if text.isascii() and ":=" not in text and "|" not in text:
+    if text.isascii() and ":=" not in text and "|" not in text and "%" not in text:
         return text
-    plain = _spell_letters(text)
+    plain = _PERCENT.sub(_as_fraction, text)
+    plain = _spell_letters(plain)
     plain = _SQRT_GROUP.sub("sqrt(", plain)
     plain = _SQRT_NAME.sub(r"sqrt(\1)", plain)
     for symbol, ascii_form in _OPERATORS.items():

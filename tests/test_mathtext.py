@@ -62,3 +62,16 @@ def test_rewritten_cartpole_equations_parse_as_python() -> None:
 def test_never_crashes_and_is_idempotent(text: str) -> None:
     once = plain_math(text)
     assert plain_math(once) == once
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"),
+    [
+        ("uniformly random between 0.5 % and 2 %; we look", "uniformly random between 0.005 and 0.02; we look"),
+        ("The quota can be 0 %, 15 % or 60 % of the biomass.", "The quota can be 0, 0.15 or 0.6 of the biomass."),
+        ("selling earns only 90 % of the price", "selling earns only 0.9 of the price"),
+        ("hour = t % 24, and 100 % 7 is 2, k = 5 % n", "hour = t % 24, and 100 % 7 is 2, k = 5 % n"),
+    ],
+)
+def test_percentages_become_fractions_and_modulo_stays(text: str, plain: str) -> None:
+    assert plain_math(text) == plain
