@@ -322,3 +322,20 @@ def test_an_unparsable_update_is_left_to_the_checker_not_asked_for(monkeypatch: 
     pred = ALAMP(ProgramSettings(num_candidates=1, max_repairs=1))(description=CORRIDOR_DESCRIPTION)
     assert pred.status == "ok" and lm.calls["EnvItemSignature"] == 0
     assert "not a valid Python expression" in pred.attempts[0]["error"]
+
+
+@pytest.mark.parametrize(("budget", "calls"), [(0.0, 1), (None, 2)])
+def test_the_env_budget_stops_sampling_once_a_candidate_passes(budget: float | None, calls: int) -> None:
+    """Budget spent and one candidate passing: no further sample (elevator, dev, spent 7.7 minutes on 18 Env calls).
+    Without a budget the consensus decides (two agreeing samples of three settle it)."""
+    lm = _use(CORRIDOR)
+    pred = ALAMP(ProgramSettings(num_candidates=3, env_budget_s=budget))(description=CORRIDOR_DESCRIPTION)
+    assert pred.status == "ok" and lm.calls["EnvSignature"] == calls
+    assert any("env_budget_s" in note for note in pred.notes) is (budget is not None)
+
+
+def test_an_env_budget_never_stops_before_a_candidate_passes() -> None:
+    broken = {"updates": [{"target": "position", "expr": "clip(position + drift, 0, 10)"}]}
+    lm = _use(dict(CORRIDOR, EnvSignature=[broken, *CORRIDOR["EnvSignature"]]))
+    pred = ALAMP(ProgramSettings(num_candidates=1, max_repairs=1, env_budget_s=0.0))(description=CORRIDOR_DESCRIPTION)
+    assert pred.status == "ok" and lm.calls["EnvSignature"] == 2
