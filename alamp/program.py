@@ -861,7 +861,11 @@ class ALAMP(_Pipeline):
         for symbol, formulas in missing:
             try:
                 answer = self.symbol_value(
-                    description=text.text, symbol=symbol, formulas=formulas, config=self._sample_config(0)
+                    description=text.text,
+                    parameters=up["parameters"],
+                    symbol=symbol,
+                    formulas=formulas,
+                    config=self._sample_config(0),
                 ).answer
             except Exception as exc:  # an unreadable answer: the symbol stays undefined; the checker will say so
                 notes.append(f"the text's formulas read {symbol!r}, which nothing defines; asking failed "

@@ -9,7 +9,7 @@ and never defines ``x_ddot``, which the text does.
 
 Origin: commit 427b463 (text formulas; cartpole seed 0: the accelerations never defined) and commit 7778510
 (transition formulas; wireless seed 0: ``user1_queue = user1_queue_next`` with ``user1_queue_next`` only in the
-transitions). Only known origin: test tasks.
+transitions); the text's constants a formula reads: lunar_descent (dev).
 """
 
 from __future__ import annotations
@@ -89,6 +89,11 @@ def run(state: AssemblyState) -> None:
     transitions = formulas_in_text("\n".join(state.mdp.transitions))
     formulas = {name: (expr, "the MDP's transitions give") for name, expr in transitions.items()}
     formulas |= {name: (expr, "the text gives") for name, expr in state.text_formulas.items()}
+    # The text's constants come last: a formula the text gives may read one that nothing else reads, so that the
+    # constants_from_text pass never added it ("burn = min(Δt·T / v_e, m_f)" reads v_e, which only "v_e = 2500 m/s"
+    # defines; lunar_descent, dev). Any formula for the same name wins.
+    text_constants = {name: (f"{float(value)!r}", "the text gives") for name, value in state.text_constants.items()}
+    formulas = text_constants | formulas
     if not formulas:
         return
     state.shared, notes = define_from_formulas(
@@ -107,7 +112,8 @@ PASS = Pass(
     name="formulas_for_undefined_names",
     run=run,
     kind="repair",
-    origin="427b463: cartpole seed 0 (text formulas); 7778510: wireless seed 0 (transition formulas)",
-    origin_is_test_task=True,
+    origin="427b463: cartpole seed 0 (text formulas); 7778510: wireless seed 0 (transition formulas); "
+    "lunar_descent, dev (the text's constants a formula reads)",
+    origin_is_test_task=False,
     note_pattern=re.compile(r"^'[^']*' is read but nothing defines it; (the text|the MDP's transitions) gives? its"),
 )
