@@ -199,7 +199,7 @@ KNOWN_POLICIES: dict[str, KnownPolicyInfo] = {
                                                  _fn(_positioning_stage)),
     "alamp/TankLevel-v0": KnownPolicyInfo("steady-state valve plus proportional", "heuristic", _fn(_tank_level)),
     "alamp/LunarDescent-v0": KnownPolicyInfo("braking velocity profile", "heuristic", _fn(_lunar_descent)),
-    "alamp/Chemostat-v0": KnownPolicyInfo("batch start, then peak productivity", "heuristic", _fn(_chemostat)),
+    "alamp/Chemostat-v0": KnownPolicyInfo("batch start then peak productivity", "heuristic", _fn(_chemostat)),
     "alamp/CruiseControl-v0": KnownPolicyInfo("one-step model-predictive control", "heuristic",
                                               _fn(_cruise_control)),
 }
