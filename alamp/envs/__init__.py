@@ -19,6 +19,7 @@ from alamp.envs.operations import (
     ReservoirEnv,
     ServerAutoscalingEnv,
 )
+from alamp.envs.physics import ChemostatEnv, CruiseControlEnv, LunarDescentEnv, PositioningStageEnv, TankLevelEnv
 from alamp.envs.planning import TabularPolicy, value_iteration
 from alamp.envs.policies import KNOWN_POLICIES, FunctionPolicy, Policy, RandomPolicy, known_policy
 from alamp.envs.state import get_state, set_state, supports_state
@@ -42,6 +43,11 @@ __all__ = [
     "FisheryQuotaEnv",
     "EpidemicControlEnv",
     "ElevatorEnv",
+    "PositioningStageEnv",
+    "TankLevelEnv",
+    "LunarDescentEnv",
+    "ChemostatEnv",
+    "CruiseControlEnv",
     "CliffWalkingRowColEnv",
     "FrozenLakeRowColEnv",
     "Policy",
@@ -73,6 +79,11 @@ REFERENCE_ENVS: dict[str, tuple[type[ReferenceEnv], int]] = {
     "alamp/Elevator-v0": (ElevatorEnv, 200),
     "alamp/CliffWalkingRowCol-v0": (CliffWalkingRowColEnv, 100),
     "alamp/FrozenLakeRowCol-v0": (FrozenLakeRowColEnv, 100),
+    "alamp/PositioningStage-v0": (PositioningStageEnv, 200),
+    "alamp/TankLevel-v0": (TankLevelEnv, 150),
+    "alamp/LunarDescent-v0": (LunarDescentEnv, 200),
+    "alamp/Chemostat-v0": (ChemostatEnv, 96),
+    "alamp/CruiseControl-v0": (CruiseControlEnv, 150),
 }
 
 

@@ -140,6 +140,43 @@ def _elevator(obs: np.ndarray) -> int:
     return 1 if floor > 0 else 2  # idle at the lobby
 
 
+def _positioning_stage(obs: np.ndarray) -> int:
+    position, velocity = obs
+    # PD law around the static holding force k*x_ref (gains by a grid search); push only when it asks for
+    # more than half a push either way.
+    force = 8.0 * 0.4 + 80.0 * (0.4 - position) - 16.0 * velocity
+    return 2 if force > 2.5 else (0 if force < -2.5 else 1)
+
+
+def _tank_level(obs: np.ndarray) -> int:
+    level, valve = obs
+    # The steady-state opening for 1.5 m (u* = C*sqrt(h_ref)/Q_max) plus a proportional correction; move the valve
+    # a notch only when it is more than half a notch off that target.
+    target = math.sqrt(1.5) * 0.03 / 0.06 + 2.0 * (1.5 - level)
+    return 2 if target > valve + 0.05 else (0 if target < valve - 0.05 else 1)
+
+
+def _lunar_descent(obs: np.ndarray) -> int:
+    altitude, velocity, _fuel = obs
+    # Follow the braking profile v_ref(h) = -max(1.5, sqrt(2 * 1.5 * h)) (parameters by a grid search).
+    error = -max(1.5, math.sqrt(2.0 * 1.5 * max(altitude, 0.0))) - velocity
+    return 2 if error > 0.5 else (1 if error > -0.5 else 0)
+
+
+def _chemostat(obs: np.ndarray) -> int:
+    biomass, _substrate = obs
+    # Batch growth (no dilution) until 4 g/L, then the dilution rate of highest steady-state productivity.
+    return 0 if biomass < 4.0 else 3
+
+
+def _cruise_control(obs: np.ndarray) -> int:
+    speed, grade = obs
+    # One-step model-predictive control on the speed error (the fuel term did not pay on the reference).
+    resistance = 0.42 * speed**2 + 0.01 * 1200.0 * 9.81 + 1200.0 * 9.81 * grade
+    predicted = [min(max(speed + (f - resistance) / 1200.0, 0.0), 40.0) for f in (-2000.0, 0.0, 800.0, 2000.0)]
+    return int(np.argmin([abs(v - 25.0) for v in predicted]))
+
+
 KNOWN_POLICIES: dict[str, KnownPolicyInfo] = {
     "CartPole-v1": KnownPolicyInfo("linear state feedback", "heuristic", _fn(_cartpole)),
     "MountainCar-v0": KnownPolicyInfo("energy pumping (push with the velocity)", "heuristic", _fn(_mountain_car)),
@@ -158,6 +195,13 @@ KNOWN_POLICIES: dict[str, KnownPolicyInfo] = {
     "alamp/Elevator-v0": KnownPolicyInfo("collective down-peak", "heuristic", _fn(_elevator)),
     "alamp/CliffWalkingRowCol-v0": KnownPolicyInfo("shortest safe path (value iteration)", "optimal", _vi(1.0)),
     "alamp/FrozenLakeRowCol-v0": KnownPolicyInfo("shortest path (value iteration)", "optimal", _vi(0.99)),
+    "alamp/PositioningStage-v0": KnownPolicyInfo("discrete PD around the holding force", "heuristic",
+                                                 _fn(_positioning_stage)),
+    "alamp/TankLevel-v0": KnownPolicyInfo("steady-state valve plus proportional", "heuristic", _fn(_tank_level)),
+    "alamp/LunarDescent-v0": KnownPolicyInfo("braking velocity profile", "heuristic", _fn(_lunar_descent)),
+    "alamp/Chemostat-v0": KnownPolicyInfo("batch start then peak productivity", "heuristic", _fn(_chemostat)),
+    "alamp/CruiseControl-v0": KnownPolicyInfo("one-step model-predictive control", "heuristic",
+                                              _fn(_cruise_control)),
 }
 
 
