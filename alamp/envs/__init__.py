@@ -11,6 +11,13 @@ import gymnasium as gym
 from alamp.envs.base import ReferenceEnv
 from alamp.envs.control import ElevatorEnv, EpidemicControlEnv, FisheryQuotaEnv, ThermostatEnv, TrafficLightEnv
 from alamp.envs.drone import DroneDeliveryEnv
+from alamp.envs.gym_wrappers import (
+    DiscretePendulumEnv,
+    FrozenLake8x8RowColEnv,
+    SlipperyCliffWalkingRowColEnv,
+    SlipperyFrozenLakeRowColEnv,
+    TaxiRowColEnv,
+)
 from alamp.envs.inventory import InventoryManagementEnv
 from alamp.envs.operations import (
     BatteryArbitrageEnv,
@@ -44,6 +51,11 @@ __all__ = [
     "ElevatorEnv",
     "CliffWalkingRowColEnv",
     "FrozenLakeRowColEnv",
+    "DiscretePendulumEnv",
+    "TaxiRowColEnv",
+    "SlipperyFrozenLakeRowColEnv",
+    "SlipperyCliffWalkingRowColEnv",
+    "FrozenLake8x8RowColEnv",
     "Policy",
     "FunctionPolicy",
     "RandomPolicy",
@@ -73,6 +85,11 @@ REFERENCE_ENVS: dict[str, tuple[type[ReferenceEnv], int]] = {
     "alamp/Elevator-v0": (ElevatorEnv, 200),
     "alamp/CliffWalkingRowCol-v0": (CliffWalkingRowColEnv, 100),
     "alamp/FrozenLakeRowCol-v0": (FrozenLakeRowColEnv, 100),
+    "alamp/DiscretePendulum-v0": (DiscretePendulumEnv, 200),
+    "alamp/TaxiRowCol-v0": (TaxiRowColEnv, 200),
+    "alamp/SlipperyFrozenLakeRowCol-v0": (SlipperyFrozenLakeRowColEnv, 100),
+    "alamp/SlipperyCliffWalkingRowCol-v0": (SlipperyCliffWalkingRowColEnv, 100),
+    "alamp/FrozenLake8x8RowCol-v0": (FrozenLake8x8RowColEnv, 200),
 }
 
 

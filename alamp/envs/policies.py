@@ -140,6 +140,20 @@ def _elevator(obs: np.ndarray) -> int:
     return 1 if floor > 0 else 2  # idle at the lobby
 
 
+def _pendulum(obs: np.ndarray) -> int:
+    theta, theta_dot = obs  # theta = 0 upright; torques (-2, 0, +2)
+    if abs(theta) < 0.5:
+        # Near the top: a proportional-derivative hold, rounded to the available torques (gains by grid search).
+        u = -(20.0 * theta + 4.0 * theta_dot)
+        return 2 if u > 1.0 else (0 if u < -1.0 else 1)
+    # Elsewhere: theta_ddot = 15 sin(theta) + 3 u conserves theta_dot^2 / 2 + 15 cos(theta) when u = 0, which is
+    # 15 at rest on top: below that, push along the motion (pump); above it, push against it (brake).
+    energy = theta_dot**2 / 2.0 + 15.0 * math.cos(theta)
+    if energy < 15.0:
+        return 2 if theta_dot >= 0 else 0
+    return 0 if theta_dot >= 0 else 2
+
+
 KNOWN_POLICIES: dict[str, KnownPolicyInfo] = {
     "CartPole-v1": KnownPolicyInfo("linear state feedback", "heuristic", _fn(_cartpole)),
     "MountainCar-v0": KnownPolicyInfo("energy pumping (push with the velocity)", "heuristic", _fn(_mountain_car)),
@@ -158,6 +172,11 @@ KNOWN_POLICIES: dict[str, KnownPolicyInfo] = {
     "alamp/Elevator-v0": KnownPolicyInfo("collective down-peak", "heuristic", _fn(_elevator)),
     "alamp/CliffWalkingRowCol-v0": KnownPolicyInfo("shortest safe path (value iteration)", "optimal", _vi(1.0)),
     "alamp/FrozenLakeRowCol-v0": KnownPolicyInfo("shortest path (value iteration)", "optimal", _vi(0.99)),
+    "alamp/DiscretePendulum-v0": KnownPolicyInfo("energy pumping, then a PD hold", "heuristic", _fn(_pendulum)),
+    "alamp/TaxiRowCol-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
+    "alamp/SlipperyFrozenLakeRowCol-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
+    "alamp/SlipperyCliffWalkingRowCol-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
+    "alamp/FrozenLake8x8RowCol-v0": KnownPolicyInfo("shortest path (value iteration)", "optimal", _vi(0.99)),
 }
 
 
