@@ -14,6 +14,7 @@ from alamp.envs.drone import DroneDeliveryEnv
 from alamp.envs.gym_wrappers import (
     DiscretePendulumEnv,
     FrozenLake8x8RowColEnv,
+    PendulumBalanceEnv,
     SlipperyCliffWalkingRowColEnv,
     SlipperyFrozenLakeRowColEnv,
     TaxiRowColEnv,
@@ -52,6 +53,7 @@ __all__ = [
     "CliffWalkingRowColEnv",
     "FrozenLakeRowColEnv",
     "DiscretePendulumEnv",
+    "PendulumBalanceEnv",
     "TaxiRowColEnv",
     "SlipperyFrozenLakeRowColEnv",
     "SlipperyCliffWalkingRowColEnv",
@@ -86,6 +88,7 @@ REFERENCE_ENVS: dict[str, tuple[type[ReferenceEnv], int]] = {
     "alamp/CliffWalkingRowCol-v0": (CliffWalkingRowColEnv, 100),
     "alamp/FrozenLakeRowCol-v0": (FrozenLakeRowColEnv, 100),
     "alamp/DiscretePendulum-v0": (DiscretePendulumEnv, 200),
+    "alamp/PendulumBalance-v0": (PendulumBalanceEnv, 100),
     "alamp/TaxiRowCol-v0": (TaxiRowColEnv, 200),
     "alamp/SlipperyFrozenLakeRowCol-v0": (SlipperyFrozenLakeRowColEnv, 100),
     "alamp/SlipperyCliffWalkingRowCol-v0": (SlipperyCliffWalkingRowColEnv, 100),

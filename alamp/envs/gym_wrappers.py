@@ -24,6 +24,7 @@ from alamp.envs.toytext import _GridWrapperEnv
 
 __all__ = [
     "DiscretePendulumEnv",
+    "PendulumBalanceEnv",
     "TaxiRowColEnv",
     "SlipperyFrozenLakeRowColEnv",
     "SlipperyCliffWalkingRowColEnv",
@@ -45,6 +46,8 @@ class DiscretePendulumEnv(ReferenceEnv):
     state_high: ClassVar[tuple[float, ...]] = (math.pi, 8.0)
     action_names: ClassVar[tuple[str, ...]] = ("torque_minus", "coast", "torque_plus")
     torques: ClassVar[tuple[float, ...]] = (-2.0, 0.0, 2.0)
+    #: ``options`` of gymnasium's ``reset``: the start is uniform in [-x_init, x_init] x [-y_init, y_init].
+    reset_options: ClassVar[dict[str, float] | None] = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -57,7 +60,7 @@ class DiscretePendulumEnv(ReferenceEnv):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
         gym.Env.reset(self, seed=seed)
-        self._inner.reset(seed=seed)
+        self._inner.reset(seed=seed, options=self.reset_options)
         self._state = self._wrap()
         return self._obs(), {}
 
@@ -83,6 +86,19 @@ class DiscretePendulumEnv(ReferenceEnv):
             return self._state.copy(), reward, terminated
         finally:
             self._inner.state, self._state = saved
+
+
+class PendulumBalanceEnv(DiscretePendulumEnv):
+    """``Pendulum-v1`` (g = 10) started near the top (gymnasium's reset options ``x_init=0.2``, ``y_init=0.5``),
+    with five torques (-2, -1, 0, +1, +2); observed as (angle, angular velocity) like :class:`DiscretePendulumEnv`.
+
+    Known policy: a proportional-derivative hold rounded to the nearest torque (heuristic).
+    """
+
+    action_names: ClassVar[tuple[str, ...]] = ("push_minus_two", "push_minus_one", "hold", "push_plus_one",
+                                               "push_plus_two")
+    torques: ClassVar[tuple[float, ...]] = (-2.0, -1.0, 0.0, 1.0, 2.0)
+    reset_options: ClassVar[dict[str, float] | None] = {"x_init": 0.2, "y_init": 0.5}
 
 
 class TaxiRowColEnv(_GridWrapperEnv):

@@ -154,6 +154,12 @@ def _pendulum(obs: np.ndarray) -> int:
     return 0 if theta_dot >= 0 else 2
 
 
+def _pendulum_balance(obs: np.ndarray) -> int:
+    theta, theta_dot = obs  # torques (-2, -1, 0, +1, +2) by index
+    # A proportional-derivative hold rounded to the nearest torque (gains by grid search on the reference).
+    return int(np.clip(np.rint(-(20.0 * theta + 4.0 * theta_dot)), -2, 2)) + 2
+
+
 KNOWN_POLICIES: dict[str, KnownPolicyInfo] = {
     "CartPole-v1": KnownPolicyInfo("linear state feedback", "heuristic", _fn(_cartpole)),
     "MountainCar-v0": KnownPolicyInfo("energy pumping (push with the velocity)", "heuristic", _fn(_mountain_car)),
@@ -173,6 +179,7 @@ KNOWN_POLICIES: dict[str, KnownPolicyInfo] = {
     "alamp/CliffWalkingRowCol-v0": KnownPolicyInfo("shortest safe path (value iteration)", "optimal", _vi(1.0)),
     "alamp/FrozenLakeRowCol-v0": KnownPolicyInfo("shortest path (value iteration)", "optimal", _vi(0.99)),
     "alamp/DiscretePendulum-v0": KnownPolicyInfo("energy pumping, then a PD hold", "heuristic", _fn(_pendulum)),
+    "alamp/PendulumBalance-v0": KnownPolicyInfo("PD hold (nearest torque)", "heuristic", _fn(_pendulum_balance)),
     "alamp/TaxiRowCol-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
     "alamp/SlipperyFrozenLakeRowCol-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
     "alamp/SlipperyCliffWalkingRowCol-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
