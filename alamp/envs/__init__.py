@@ -11,6 +11,14 @@ import gymnasium as gym
 from alamp.envs.base import ReferenceEnv
 from alamp.envs.control import ElevatorEnv, EpidemicControlEnv, FisheryQuotaEnv, ThermostatEnv, TrafficLightEnv
 from alamp.envs.drone import DroneDeliveryEnv
+from alamp.envs.gym_wrappers import (
+    DiscretePendulumEnv,
+    FrozenLake8x8RowColEnv,
+    PendulumBalanceEnv,
+    SlipperyCliffWalkingRowColEnv,
+    SlipperyFrozenLakeRowColEnv,
+    TaxiRowColEnv,
+)
 from alamp.envs.inventory import InventoryManagementEnv
 from alamp.envs.operations import (
     BatteryArbitrageEnv,
@@ -50,6 +58,12 @@ __all__ = [
     "CruiseControlEnv",
     "CliffWalkingRowColEnv",
     "FrozenLakeRowColEnv",
+    "DiscretePendulumEnv",
+    "PendulumBalanceEnv",
+    "TaxiRowColEnv",
+    "SlipperyFrozenLakeRowColEnv",
+    "SlipperyCliffWalkingRowColEnv",
+    "FrozenLake8x8RowColEnv",
     "Policy",
     "FunctionPolicy",
     "RandomPolicy",
@@ -84,6 +98,12 @@ REFERENCE_ENVS: dict[str, tuple[type[ReferenceEnv], int]] = {
     "alamp/LunarDescent-v0": (LunarDescentEnv, 200),
     "alamp/Chemostat-v0": (ChemostatEnv, 96),
     "alamp/CruiseControl-v0": (CruiseControlEnv, 150),
+    "alamp/DiscretePendulum-v0": (DiscretePendulumEnv, 200),
+    "alamp/PendulumBalance-v0": (PendulumBalanceEnv, 100),
+    "alamp/TaxiRowCol-v0": (TaxiRowColEnv, 200),
+    "alamp/SlipperyFrozenLakeRowCol-v0": (SlipperyFrozenLakeRowColEnv, 100),
+    "alamp/SlipperyCliffWalkingRowCol-v0": (SlipperyCliffWalkingRowColEnv, 100),
+    "alamp/FrozenLake8x8RowCol-v0": (FrozenLake8x8RowColEnv, 200),
 }
 
 

@@ -175,6 +175,24 @@ def _cruise_control(obs: np.ndarray) -> int:
     resistance = 0.42 * speed**2 + 0.01 * 1200.0 * 9.81 + 1200.0 * 9.81 * grade
     predicted = [min(max(speed + (f - resistance) / 1200.0, 0.0), 40.0) for f in (-2000.0, 0.0, 800.0, 2000.0)]
     return int(np.argmin([abs(v - 25.0) for v in predicted]))
+def _pendulum(obs: np.ndarray) -> int:
+    theta, theta_dot = obs  # theta = 0 upright; torques (-2, 0, +2)
+    if abs(theta) < 0.5:
+        # Near the top: a proportional-derivative hold, rounded to the available torques (gains by grid search).
+        u = -(20.0 * theta + 4.0 * theta_dot)
+        return 2 if u > 1.0 else (0 if u < -1.0 else 1)
+    # Elsewhere: theta_ddot = 15 sin(theta) + 3 u conserves theta_dot^2 / 2 + 15 cos(theta) when u = 0, which is
+    # 15 at rest on top: below that, push along the motion (pump); above it, push against it (brake).
+    energy = theta_dot**2 / 2.0 + 15.0 * math.cos(theta)
+    if energy < 15.0:
+        return 2 if theta_dot >= 0 else 0
+    return 0 if theta_dot >= 0 else 2
+
+
+def _pendulum_balance(obs: np.ndarray) -> int:
+    theta, theta_dot = obs  # torques (-2, -1, 0, +1, +2) by index
+    # A proportional-derivative hold rounded to the nearest torque (gains by grid search on the reference).
+    return int(np.clip(np.rint(-(20.0 * theta + 4.0 * theta_dot)), -2, 2)) + 2
 
 
 KNOWN_POLICIES: dict[str, KnownPolicyInfo] = {
@@ -202,6 +220,12 @@ KNOWN_POLICIES: dict[str, KnownPolicyInfo] = {
     "alamp/Chemostat-v0": KnownPolicyInfo("batch start then peak productivity", "heuristic", _fn(_chemostat)),
     "alamp/CruiseControl-v0": KnownPolicyInfo("one-step model-predictive control", "heuristic",
                                               _fn(_cruise_control)),
+    "alamp/DiscretePendulum-v0": KnownPolicyInfo("energy pumping, then a PD hold", "heuristic", _fn(_pendulum)),
+    "alamp/PendulumBalance-v0": KnownPolicyInfo("PD hold (nearest torque)", "heuristic", _fn(_pendulum_balance)),
+    "alamp/TaxiRowCol-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
+    "alamp/SlipperyFrozenLakeRowCol-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
+    "alamp/SlipperyCliffWalkingRowCol-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
+    "alamp/FrozenLake8x8RowCol-v0": KnownPolicyInfo("shortest path (value iteration)", "optimal", _vi(0.99)),
 }
 
 

@@ -319,10 +319,17 @@ class _EmitRewriter(_Rewriter):
             return _call(f"{rng}.{name}", args)
         if name == "bernoulli":
             return _call("float", [ast.Compare(_call(f"{rng}.random", []), [ast.Lt()], args)])
+        # integers and choice scale one ``random()`` like the compiled code (``_s_integers``, ``_s_choice``), so
+        # env.py draws the very numbers the compiled environment draws for the same seed (Generator.integers and
+        # Generator.choice would draw the same distribution from other bits).
         if name == "integers":
-            return _call("float", [_call(f"{rng}.integers", [_call("int", [a]) for a in args])])
+            low, high = (ast.Constant(0), args[0]) if len(args) == 1 else (args[0], args[1])
+            width = ast.BinOp(high, ast.Sub(), low)
+            draw = ast.BinOp(low, ast.Add(), ast.BinOp(width, ast.Mult(), _call(f"{rng}.random", [])))
+            return _call("float", [_call("np.floor", [draw])])
         if name == "choice":
-            return _call(f"{rng}.choice", [ast.List(args, ast.Load())])
+            index = _call("int", [ast.BinOp(ast.Constant(len(args)), ast.Mult(), _call(f"{rng}.random", []))])
+            return _call("float", [ast.Subscript(ast.Tuple(args, ast.Load()), index, ast.Load())])
         return _call(f"np.{name}", args)
 
 
