@@ -93,22 +93,30 @@ def gold_record(item: Any) -> dict[str, Any]:
 
 
 def _symbol_item(record: Mapping[str, Any]) -> dict[str, Any]:
-    """The Symbol value agent's demo fields: the first gold parameter whose ``symbol`` the text's formulas read,
-    with those formulas and the parameter's value (none when no gold parameter records a symbol)."""
+    """The Symbol value agent's demo fields: the first gold parameter named (or ``symbol``-ed) by a mathematical symbol
+    the text's formulas read but that the text values only in prose ("the carriage weighs 2 kg" for ``m``), with the
+    formulas reading it and its value (none when no gold parameter is such a symbol). The demo's parameters are the
+    gold ones, so it shows the copying asked for: the value of the parameter the symbol stands for."""
     parameters = record.get("parameters")
     if not parameters or not isinstance(record.get("description"), str) or "symbol" in record:
         return {}
     from alamp.description import Description, formula_statements
     from alamp.schema import SymbolValue
+    from alamp.symbol_values import is_math_symbol
 
-    statements = formula_statements(Description.read(record["description"]).text)
+    def get(parameter: Any, key: str) -> Any:
+        return parameter.get(key, "") if isinstance(parameter, Mapping) else getattr(parameter, key, "")
+
+    text = Description.read(record["description"])
+    statements = formula_statements(text.text)
     for parameter in parameters:
-        symbol = parameter.get("symbol") if isinstance(parameter, Mapping) else getattr(parameter, "symbol", "")
-        formulas = [f"{target} = {formula}" for target, formula, reads in statements if symbol and symbol in reads]
+        symbol = get(parameter, "symbol") or get(parameter, "name")
+        if not is_math_symbol(symbol) or symbol in text.constants:
+            continue  # a word, or a constant the text states as `symbol = value` (no question to ask)
+        formulas = [f"{target} = {formula}" for target, formula, reads in statements if symbol in reads]
         if formulas:
-            value = parameter["value"] if isinstance(parameter, Mapping) else parameter.value
-            about = parameter.get("description", "") if isinstance(parameter, Mapping) else parameter.description
-            return {"symbol": symbol, "formulas": formulas, "answer": SymbolValue(quantity=about, value=value)}
+            answer = SymbolValue(quantity=get(parameter, "description"), value=get(parameter, "value"))
+            return {"symbol": symbol, "formulas": formulas, "answer": answer}
     return {}
 
 
