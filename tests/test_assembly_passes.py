@@ -497,6 +497,23 @@ def test_formulas_for_undefined_names_from_the_text() -> None:
     compile_spec(assembly.spec)
 
 
+def test_formulas_for_undefined_names_may_read_the_texts_constants() -> None:
+    # lunar_descent: the Env agent never defines burn; the text's formula for it reads v_e, which only the text's
+    # "v_e = 2500 m/s" defines (no parameter, no other expression reads it).
+    outputs = gold("lunar_descent")
+    outputs["updates"] = [u for u in outputs["updates"] if u.target != "burn"]
+    outputs["parameters"] = [p for p in outputs["parameters"] if p.name != "exhaust_velocity"]
+    formulas = {"burn": "min(dt * thrust / v_e, fuel)"}
+    assembly = assemble(**outputs, text_formulas=formulas, text_constants={"v_e": 2500.0})
+    fired_alone(assembly, "formulas_for_undefined_names")
+    assert [(u.target, u.expr) for u in assembly.spec.updates[4:6]] == [
+        ("v_e", "2500.0"), ("burn", "min(dt * thrust / v_e, fuel)")
+    ]
+    compile_spec(assembly.spec)
+    with pytest.raises(SpecError, match="burn"):
+        compile_spec(assemble(**outputs, text_formulas=formulas).spec)  # without the text's constant: not usable
+
+
 @covers("unread_partial_action_variables_dropped")
 def test_unread_partial_action_variables_dropped() -> None:
     # epidemic_control: the lockdown also sets a flag nothing reads.
