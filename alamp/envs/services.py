@@ -141,8 +141,8 @@ class ParkingPricingEnv(ReferenceEnv):
     """A 12-space garage sets its entry fee every 15 minutes: a dearer fee earns more per car but brings fewer.
 
     Step: departures (0-2, never more than the parked cars) → arrivals for the chosen tier (economy fee 5:
-    0-3 drivers; standard fee 6: 0-2; premium fee 10: 0-1) → those finding the garage full are turned away at a
-    goodwill cost of 4 each. Reward: fees collected minus goodwill. Known policy: value iteration (gamma 0.99).
+    0-4 drivers; standard fee 6: 0-2; premium fee 10: 0-1) → those finding the garage full are turned away at a
+    goodwill cost of 12 each. Reward: fees collected minus goodwill. Known policy: value iteration (gamma 0.99).
     """
 
     state_names: ClassVar[tuple[str, ...]] = ("parked_cars",)
@@ -153,7 +153,7 @@ class ParkingPricingEnv(ReferenceEnv):
 
     spaces_total: ClassVar[float] = 12.0
     fees: ClassVar[tuple[float, ...]] = (5.0, 6.0, 10.0)
-    turned_away_cost: ClassVar[float] = 4.0
+    turned_away_cost: ClassVar[float] = 12.0
     initial_parked: ClassVar[float] = 4.0
 
     def _initial_state(self, rng: np.random.Generator) -> np.ndarray:
@@ -162,14 +162,14 @@ class ParkingPricingEnv(ReferenceEnv):
     def _sample_draws(self, rng: np.random.Generator) -> dict[str, float]:
         return {
             "leaving": float(rng.integers(0, 3)),
-            "economy_drivers": float(rng.integers(0, 4)),
+            "economy_drivers": float(rng.integers(0, 5)),
             "standard_drivers": float(rng.integers(0, 3)),
             "premium_drivers": float(rng.integers(0, 2)),
         }
 
     def draw_outcomes(self) -> list[DrawOutcome]:
         return _uniform_outcomes(
-            leaving=(0, 1, 2), economy_drivers=(0, 1, 2, 3), standard_drivers=(0, 1, 2), premium_drivers=(0, 1)
+            leaving=(0, 1, 2), economy_drivers=(0, 1, 2, 3, 4), standard_drivers=(0, 1, 2), premium_drivers=(0, 1)
         )
 
     def _apply(self, state: np.ndarray, action: int, draws: dict[str, float]) -> tuple[np.ndarray, float, bool]:
@@ -183,7 +183,7 @@ class ParkingPricingEnv(ReferenceEnv):
 
 
 class IrrigationEnv(ReferenceEnv):
-    """A field's soil moisture (0-10) over a 30-day season, watered from an allocation of 8 units.
+    """A field's soil moisture (0-10) over a 30-day season, watered from an allocation of 10 units.
 
     Step: irrigation (none, 1 unit or 2 units of what is left; each unit adds 2 moisture levels) → rain (none on
     half the days, otherwise 2 or 4 levels, equally likely) → the crop and the sun take 2 levels (never below 0);
@@ -194,12 +194,12 @@ class IrrigationEnv(ReferenceEnv):
 
     state_names: ClassVar[tuple[str, ...]] = ("moisture", "water_left", "day")
     state_low: ClassVar[tuple[float, ...]] = (0.0, 0.0, 0.0)
-    state_high: ClassVar[tuple[float, ...]] = (10.0, 8.0, 30.0)
+    state_high: ClassVar[tuple[float, ...]] = (10.0, 10.0, 30.0)
     integer_state: ClassVar[bool] = True
     action_names: ClassVar[tuple[str, ...]] = ("no_irrigation", "irrigate_one", "irrigate_two")
 
     max_moisture: ClassVar[float] = 10.0
-    allocation: ClassVar[float] = 8.0
+    allocation: ClassVar[float] = 10.0
     levels_per_unit: ClassVar[float] = 2.0
     daily_uptake: ClassVar[float] = 2.0
     shower_rain: ClassVar[float] = 2.0
