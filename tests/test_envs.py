@@ -9,8 +9,13 @@ from gymnasium.utils.env_checker import check_env
 
 from alamp.envs import (
     REFERENCE_ENVS,
+    AdPacingEnv,
+    BikeRebalancingEnv,
     DroneDeliveryEnv,
+    HospitalBedsEnv,
     InventoryManagementEnv,
+    IrrigationEnv,
+    ParkingPricingEnv,
     RandomPolicy,
     get_state,
     known_policy,
@@ -143,3 +148,22 @@ def test_stored_random_and_best_returns_are_reproduced() -> None:
         random = evaluate_on_reference(task, RandomPolicy(task.n_actions, seed=1), episodes=100, seed=0).mean
         assert best == pytest.approx(task.reference.best_return, abs=0.01), task.id
         assert random == pytest.approx(task.reference.random_return, abs=0.01), task.id
+
+
+SERVICE_ENVS = [HospitalBedsEnv, BikeRebalancingEnv, ParkingPricingEnv, IrrigationEnv, AdPacingEnv]
+
+
+@pytest.mark.parametrize("env_cls", SERVICE_ENVS, ids=lambda c: c.__name__)
+def test_listed_draw_outcomes_are_the_sampled_distribution(env_cls: type) -> None:
+    # Value iteration plans with draw_outcomes(); if it disagreed with _sample_draws the "optimal" policy would be
+    # optimal for another environment.
+    env = env_cls()
+    outcomes = env.draw_outcomes()
+    assert sum(p for p, _ in outcomes) == pytest.approx(1.0)
+    rng = np.random.default_rng(0)
+    samples = [env._sample_draws(rng) for _ in range(2000)]
+    for name in outcomes[0][1]:
+        listed = sum(p * draws[name] for p, draws in outcomes)
+        values = np.array([s[name] for s in samples])
+        assert set(values) <= {draws[name] for _, draws in outcomes}
+        assert values.mean() == pytest.approx(listed, abs=4 * values.std() / np.sqrt(len(values)) + 1e-9)

@@ -30,6 +30,13 @@ from alamp.envs.operations import (
 from alamp.envs.physics import ChemostatEnv, CruiseControlEnv, LunarDescentEnv, PositioningStageEnv, TankLevelEnv
 from alamp.envs.planning import TabularPolicy, value_iteration
 from alamp.envs.policies import KNOWN_POLICIES, FunctionPolicy, Policy, RandomPolicy, known_policy
+from alamp.envs.services import (
+    AdPacingEnv,
+    BikeRebalancingEnv,
+    HospitalBedsEnv,
+    IrrigationEnv,
+    ParkingPricingEnv,
+)
 from alamp.envs.state import get_state, set_state, supports_state
 from alamp.envs.toytext import CliffWalkingRowColEnv, FrozenLakeRowColEnv
 from alamp.envs.wireless import WirelessSchedulingEnv
@@ -56,6 +63,11 @@ __all__ = [
     "LunarDescentEnv",
     "ChemostatEnv",
     "CruiseControlEnv",
+    "HospitalBedsEnv",
+    "BikeRebalancingEnv",
+    "ParkingPricingEnv",
+    "IrrigationEnv",
+    "AdPacingEnv",
     "CliffWalkingRowColEnv",
     "FrozenLakeRowColEnv",
     "DiscretePendulumEnv",
@@ -104,6 +116,11 @@ REFERENCE_ENVS: dict[str, tuple[type[ReferenceEnv], int]] = {
     "alamp/SlipperyFrozenLakeRowCol-v0": (SlipperyFrozenLakeRowColEnv, 100),
     "alamp/SlipperyCliffWalkingRowCol-v0": (SlipperyCliffWalkingRowColEnv, 100),
     "alamp/FrozenLake8x8RowCol-v0": (FrozenLake8x8RowColEnv, 200),
+    "alamp/HospitalBeds-v0": (HospitalBedsEnv, 120),
+    "alamp/BikeRebalancing-v0": (BikeRebalancingEnv, 12),
+    "alamp/ParkingPricing-v0": (ParkingPricingEnv, 96),
+    "alamp/Irrigation-v0": (IrrigationEnv, 30),
+    "alamp/AdPacing-v0": (AdPacingEnv, 24),
 }
 
 

@@ -226,6 +226,11 @@ KNOWN_POLICIES: dict[str, KnownPolicyInfo] = {
     "alamp/SlipperyFrozenLakeRowCol-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
     "alamp/SlipperyCliffWalkingRowCol-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
     "alamp/FrozenLake8x8RowCol-v0": KnownPolicyInfo("shortest path (value iteration)", "optimal", _vi(0.99)),
+    "alamp/HospitalBeds-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
+    "alamp/BikeRebalancing-v0": KnownPolicyInfo("backward induction (value iteration, gamma 1)", "optimal", _vi(1.0)),
+    "alamp/ParkingPricing-v0": KnownPolicyInfo("value iteration (gamma 0.99)", "optimal", _vi(0.99)),
+    "alamp/Irrigation-v0": KnownPolicyInfo("backward induction (value iteration, gamma 1)", "optimal", _vi(1.0)),
+    "alamp/AdPacing-v0": KnownPolicyInfo("backward induction (value iteration, gamma 1)", "optimal", _vi(1.0)),
 }
 
 
