@@ -97,7 +97,7 @@ class ProgressMetric:
 
     def __enter__(self) -> ProgressMetric:
         if self._show:
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
@@ -105,6 +105,7 @@ class ProgressMetric:
                 TextColumn("{task.completed} metric calls"),
                 TextColumn("mean score {task.fields[mean]:.2f}"),
                 TimeElapsedColumn(),
+                TimeRemainingColumn(),  # an estimate where the phase's number of metric calls is known
                 transient=False,
             )
             self._progress.start()
@@ -343,7 +344,9 @@ def compile_from_config(
                 student, devset, progress, table=bool(evaluate_cfg.get("table", False))
             )
         if progress is not None:
-            progress.set_phase(f"compile {optimizer_name} ({len(trainset)} train tasks)")
+            # BootstrapFewShot runs the metric at most once per train task; other optimizers' counts are open-ended.
+            bounded = len(trainset) if optimizer_name == "bootstrap" else None
+            progress.set_phase(f"compile {optimizer_name} ({len(trainset)} train tasks)", total=bounded)
         outcome = compile_program(
             student,
             optimizer_cfg=optimizer_cfg,
