@@ -250,13 +250,16 @@ def _names_in(expr: str) -> set[str]:
 
 
 def _parsed_names(expr: str) -> set[str]:
-    """The identifiers a parsable expression reads (nothing for prose: it is not the agents' to define)."""
+    """The quantities a parsable expression reads: names, not the functions it calls (``clamp`` in ``clamp(u, 0, 1)``
+    is no quantity to define; tank_level, dev), and nothing for prose, which is not the agents' to define."""
     import ast
 
     try:
-        return {n.id for n in ast.walk(ast.parse(expr, mode="eval")) if isinstance(n, ast.Name)}
+        tree = ast.parse(expr, mode="eval")
     except (SyntaxError, ValueError, RecursionError):
         return set()
+    callees = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in callees}
 
 
 def _is_next_value_of(name: str, known: set[str]) -> bool:

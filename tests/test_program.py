@@ -339,3 +339,13 @@ def test_an_env_budget_never_stops_before_a_candidate_passes() -> None:
     lm = _use(dict(CORRIDOR, EnvSignature=[broken, *CORRIDOR["EnvSignature"]]))
     pred = ALAMP(ProgramSettings(num_candidates=1, max_repairs=1, env_budget_s=0.0))(description=CORRIDOR_DESCRIPTION)
     assert pred.status == "ok" and lm.calls["EnvSignature"] == 2
+
+
+def test_a_function_an_update_calls_is_no_name_to_ask_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``clamp(u - 0.1, 0, 1)`` (tank_level, dev) calls a function: nothing called ``clamp`` is asked for."""
+    monkeypatch.setattr("alamp.lm.adapter.constrains_expressions", lambda adapter=None: True)
+    calls = {"updates": [{"target": "position", "expr": "clamp(position, 0, 10)"}]}
+    lm = _use(dict(CORRIDOR, EnvSignature=[calls]))
+    pred = ALAMP(ProgramSettings(num_candidates=1, max_repairs=0))(description=CORRIDOR_DESCRIPTION)
+    assert lm.calls["EnvItemSignature"] == 0
+    assert pred.status == "ok", pred.error  # clamp is read as clip (alamp.spec.expr's aliases)

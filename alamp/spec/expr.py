@@ -64,6 +64,7 @@ _FUNCTION_ALIASES = {
     "randint": "integers",
     "gauss": "normal",
     "rint": "round",
+    "clamp": "clip",  # C++, Rust and shader spelling (the SAR agent wrote clamp(u - 0.1, 0, 1); tank_level, dev)
 }
 _MODULE_PREFIXES = {"np", "numpy", "math", "random", "rng"}
 BUILTIN_CONSTANTS: dict[str, float] = {"pi": math.pi, "inf": math.inf}
