@@ -50,7 +50,7 @@ from alamp.schema import (
     SARSpec,
     Variable,
 )
-from alamp.schema._names import NEXT_VALUE_SUFFIXES, to_identifier
+from alamp.schema._names import to_identifier
 from alamp.schema.agents import ExecutionReport
 from alamp.signatures import (
     CodingSignature,
@@ -70,7 +70,7 @@ from alamp.signatures import (
 from alamp.symbol_values import stated_in_text, undefined_text_symbols
 from alamp.text_limits import cap_text
 from alamp.text_names import adopt_text_symbols
-from alamp.text_step import with_text_step
+from alamp.text_step import updated_name, with_text_step
 
 __all__ = [
     "ALAMP",
@@ -260,13 +260,6 @@ def _parsed_names(expr: str) -> set[str]:
         return set()
     callees = {id(n.func) for n in ast.walk(tree) if isinstance(n, ast.Call)}
     return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and id(n) not in callees}
-
-
-def _is_next_value_of(name: str, known: set[str]) -> bool:
-    """Whether ``name`` spells the next value of a known name (``x_next``, ``next_x``, ``x_new``)."""
-    bases = [name[len("next_") :]] if name.startswith("next_") else []
-    bases += [name[: -len(s)] for s in NEXT_VALUE_SUFFIXES if name.endswith(s)]
-    return any(base in known for base in bases)
 
 
 def _lm_usage(entries: list[dict[str, Any]]) -> dict[str, int]:
@@ -778,11 +771,12 @@ class ALAMP(_Pipeline):
         among those that pass, the largest group of agreeing behaviour (``alamp.consensus``)."""
         attempts: list[dict[str, Any]] = []
         last_updates: list[Assignment] = []
-        up, symbol_notes = self._with_text_symbol_values(text, up)
         # The agent sees the constants the spec will define: list-valued parameters as their indexed elements.
-        constants, _ = expand_parameters(
-            parameters=up["parameters"], reserved={v.name for v in up["variables"]} | set(up["mdp"].states)
-        )
+        reserved = {v.name for v in up["variables"]} | set(up["mdp"].states)
+        constants, _ = expand_parameters(parameters=up["parameters"], reserved=reserved)
+        up, symbol_notes = self._with_text_symbol_values(text, up, constants)
+        if symbol_notes:  # a symbol may have become a parameter
+            constants, _ = expand_parameters(parameters=up["parameters"], reserved=reserved)
         names = self._expression_names(text, up, constants)
         passing: list[tuple[Any, list[Assignment], _Built]] = []
         text_forms: set[tuple[tuple[str, str], ...]] = set()
@@ -849,15 +843,15 @@ class ALAMP(_Pipeline):
             "notes": [*symbol_notes, *budget_notes, *built.assembly.notes],
         }
 
-    def _with_text_symbol_values(self, text: Description, up: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    def _with_text_symbol_values(
+        self, text: Description, up: dict[str, Any], constants: list[Parameter]
+    ) -> tuple[dict[str, Any], list[str]]:
         """The upstream outputs with a parameter for each symbol the text's formulas read that nothing defines.
 
         Each symbol is one short call of the Symbol value agent (``alamp.symbol_values``); an answer that is not a
-        number the text states is dropped. Returns the outputs (parameters extended) and one note per symbol asked.
+        number the text states is dropped. ``constants`` are the parameters as the spec will define them. Returns
+        the outputs (parameters extended) and one note per symbol asked.
         """
-        constants, _ = expand_parameters(
-            parameters=up["parameters"], reserved={v.name for v in up["variables"]} | set(up["mdp"].states)
-        )
         missing = undefined_text_symbols(text, defined=self._defined_names(text, up, constants))
         added: list[Parameter] = []
         notes: list[str] = []
@@ -920,7 +914,7 @@ class ALAMP(_Pipeline):
         after_step = len(updates)
         for expr in self._outcome_expressions(up):
             for name in sorted(_parsed_names(expr) - known - _FUNCTION_NAMES):
-                if not _is_next_value_of(name, known):  # x_next in a reward is assembly's to resolve
+                if updated_name(name, sorted(known)) is None:  # x_next in a reward is assembly's to resolve
                     first_reader.setdefault(name, after_step)
         if not first_reader:
             return list(updates), []

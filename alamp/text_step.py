@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from alamp.schema import Assignment
 from alamp.schema._names import NEXT_VALUE_SUFFIXES
 
-__all__ = ["TextStep", "read_text_step", "with_text_step"]
+__all__ = ["TextStep", "read_text_step", "updated_name", "with_text_step"]
 
 # "eta ~ Normal(0, 0.1)", "w ~ N(0, 0.5)", "demand ~ Poisson(4)" (plain form).
 _DRAW = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*~\s*([A-Za-z]+)\s*\(([^()]*)\)")
@@ -45,7 +45,7 @@ class TextStep:
     draws: dict[str, str] = field(default_factory=dict)
 
 
-def _updated_name(target: str, reads: Sequence[str]) -> str | None:
+def updated_name(target: str, reads: Sequence[str]) -> str | None:
     """The name a formula updates: its target when it reads it, or ``x`` for ``next_x`` / ``x_next`` reading ``x``."""
     if target in reads:
         return target
@@ -61,7 +61,7 @@ def read_text_step(plain: str) -> TextStep:
     updates: list[Assignment] = []
     seen: set[str] = set()
     for target, expr, reads in formula_statements(plain):
-        name = _updated_name(target, reads)
+        name = updated_name(target, reads)
         if name is None or name in seen:
             continue
         seen.add(name)
@@ -96,7 +96,7 @@ def with_text_step(
     replaced = {u.target for u in text_updates}
     # The agent's own line for a replaced state, in any spelling of its next value (x_next, next_x, x_new ...), goes:
     # kept, assembly would read it as the state's update after the text's (epidemic_control, dev: S_next = ...).
-    kept = [u for u in updates if u.target not in replaced and _updated_name(u.target, sorted(replaced)) is None]
+    kept = [u for u in updates if u.target not in replaced and updated_name(u.target, sorted(replaced)) is None]
     known = set(defined) | {u.target for u in kept}
     read = " ".join(u.expr for u in text_updates)
     draws = [
