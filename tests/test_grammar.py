@@ -160,3 +160,59 @@ def test_spec_text_holds_no_string_literal() -> None:
     assert grammar.admits(answer("move = 0; cost = cost_none"))
     assert not grammar.admits(answer("move = 'no_measures'"))
     assert not grammar.admits(answer('move = "no_measures"'))
+
+
+def test_spec_text_is_the_spec_languages_syntax() -> None:
+    """Spec text of the upstream agents (the SAR reward and effects, start values) is decoded under the spec language's
+    syntax: the SAR reward ``goal_reward if (row, col) == (goal_row, goal_col) else 0`` (frozen_lake_slippery, dev)
+    compared tuples, which the compiler refuses and no Env answer could repair."""
+    from alamp.signatures import SARSignature, VariableSignature
+
+    sar_grammar = Grammar(signature_grammar(SARSignature))
+
+    def sar_answer(reward: str, effect: str = "move = 0") -> str:
+        sar = {"observations": ["row"], "actions": [{"name": "left", "effect": effect}], "reward": reward}
+        return _answer(SARSignature, {"sar": sar})
+
+    assert sar_grammar.admits(sar_answer("goal_reward if row == goal_row and col == goal_col else 0"))
+    assert sar_grammar.admits(sar_answer("-(c * n + where(x > 0, 1, 0))"))
+    assert not sar_grammar.admits(sar_answer("goal_reward if (row, col) == (goal_row, goal_col) else 0"))
+    assert not sar_grammar.admits(sar_answer("the reward is 1 at the goal"))
+    for effect in ("dr = -1; dc = 0", "y += 1, x = x - 1", "force = -force_mag", ""):
+        assert sar_grammar.admits(sar_answer("1", effect)), effect
+    for effect in ("move left", "if left: move = 1", "move = left cell"):
+        assert not sar_grammar.admits(sar_answer("1", effect)), effect
+
+    variable_grammar = Grammar(signature_grammar(VariableSignature))
+
+    def variable_answer(initial: str) -> str:
+        variable = {
+            "name": "h",
+            "role": "state",
+            "domain": "continuous",
+            "low": 0,
+            "high": 400,
+            "initial": initial,
+            "description": "",
+            "symbol": "h",
+        }
+        return _answer(VariableSignature, {"variables": [variable], "variable_notes": []})
+
+    for initial in ("uniform(150, 250)", "", "initial_fuel", "0"):
+        assert variable_grammar.admits(variable_answer(initial)), initial
+    assert not variable_grammar.admits(variable_answer("between 150 and 250"))
+
+
+def test_a_free_step_is_written_as_expressions() -> None:
+    """Without a name set the Env agent may read any name, but only in expressions: ``if move == left: row = ...``
+    (frozen_lake_slippery, dev: 6 of 9 answers) cannot be decoded; the conditional expression can."""
+    grammar = Grammar(signature_grammar(EnvSignature))
+
+    def answer(expr: str) -> str:
+        return f'[[ ## updates ## ]]\n[{{"target": "row", "expr": "{expr}"}}]\n\n[[ ## completed ## ]]'
+
+    assert grammar.admits(answer("max(row - 1, 0) if move == 0 else row"))
+    assert grammar.admits(answer("a if c else b if d else e"))
+    assert not grammar.admits(answer("if move == left: row = max(row - 1, 0)"))
+    assert not grammar.admits(answer("row = row + 1"))
+    assert not grammar.admits(answer("unknown_function(row)"))

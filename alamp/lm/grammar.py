@@ -28,11 +28,19 @@ __all__ = [
     "GrammarUnavailableError",
     "expression_rules",
     "signature_grammar",
+    "spec_text_rules",
     "supports_grammar",
 ]
 
-# A placeholder pattern the JSON-schema converter turns into a literal we can find and replace by the expression rule.
+# Placeholder patterns the JSON-schema converter turns into literals we can find and replace by the spec language's
+# rules: an expression narrowed to a name set, and spec text of any identifiers (an expression, an optional one, or
+# assignments).
 _PLACEHOLDER = "ALAMPEXPRESSIONPLACEHOLDER"
+_SPEC_PLACEHOLDERS = {
+    "expression": "ALAMPSPECEXPRESSIONPLACEHOLDER",
+    "optional_expression": "ALAMPSPECOPTIONALEXPRESSIONPLACEHOLDER",
+    "assignments": "ALAMPSPECASSIGNMENTSPLACEHOLDER",
+}
 _LOCAL_EXTRA_HINT = "pip install 'alamp[local]' (or run 'make demo', which does it)"
 
 
@@ -63,12 +71,16 @@ def _gbnf_literal(text: str) -> str:
 
 
 def _marked_properties(annotation: Any) -> dict[str, dict[str, str]]:
-    """Model title -> {property: "expression" | "identifier"} for every pydantic model reachable from ``annotation``."""
+    """Model title -> {property: kind} for every pydantic model reachable from ``annotation``.
+
+    Kinds: ``"expression"`` (narrowable to a name set), ``"identifier"``, or a spec-text form (``"spec-expression"``,
+    ``"spec-optional_expression"`` when the field defaults to empty text, ``"spec-assignments"``).
+    """
     import typing
 
     from pydantic import BaseModel
 
-    from alamp.schema._markers import is_expression_field, is_identifier_field, is_spec_text_field
+    from alamp.schema._markers import is_expression_field, is_identifier_field, spec_text_form
 
     found: dict[str, dict[str, str]] = {}
     stack, seen = [annotation], set()
@@ -85,8 +97,9 @@ def _marked_properties(annotation: Any) -> dict[str, dict[str, str]]:
                     kinds[name] = "expression"
                 elif is_identifier_field(info):
                     kinds[name] = "identifier"
-                elif is_spec_text_field(info):
-                    kinds[name] = "spec_text"
+                elif (form := spec_text_form(info)) is not None:
+                    optional = form == "expression" and info.default == ""
+                    kinds[name] = f"spec-{'optional_' if optional else ''}{form}"
             found[title] = kinds
             stack += [info.annotation for info in tp.model_fields.values()]
         stack += list(typing.get_args(tp))
@@ -94,13 +107,12 @@ def _marked_properties(annotation: Any) -> dict[str, dict[str, str]]:
 
 
 _IDENTIFIER_SCHEMA = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
-# Spec-language text (expressions, assignments) never holds a string literal: no quotes, no escapes.
-_SPEC_TEXT_SCHEMA = {"type": "string", "pattern": "^[^\"'\\\\]*$"}
 
 
 def _mark_fields(node: Any, marked: dict[str, dict[str, str]], *, expressions: bool) -> Any:
-    """A copy of a JSON schema whose identifier properties allow only identifiers and whose expression properties
-    (when ``expressions``) become the placeholder pattern."""
+    """A copy of a JSON schema whose identifier properties allow only identifiers, whose spec-text properties become
+    their form's placeholder pattern, and whose expression properties become the narrowed expression's placeholder
+    (when ``expressions``; else spec text of any identifiers)."""
     if isinstance(node, list):
         return [_mark_fields(v, marked, expressions=expressions) for v in node]
     if not isinstance(node, dict):
@@ -116,7 +128,8 @@ def _mark_fields(node: Any, marked: dict[str, dict[str, str]], *, expressions: b
             elif kind == "expression" and expressions:
                 out["properties"][prop] = {"type": "string", "pattern": f"^{_PLACEHOLDER}$"}
             else:  # spec text, or an expression not narrowed to a name set
-                out["properties"][prop] = dict(_SPEC_TEXT_SCHEMA)
+                form = kind.removeprefix("spec-") if kind.startswith("spec-") else "expression"
+                out["properties"][prop] = {"type": "string", "pattern": f"^{_SPEC_PLACEHOLDERS[form]}$"}
     return out
 
 
@@ -138,16 +151,21 @@ def _bounded_lists(node: Any) -> Any:
     return out
 
 
-def expression_rules(names: Iterable[str], functions: Iterable[str]) -> str:
-    """GBNF rules (root rule ``expr``) for one expression of the spec language over exactly ``names``.
+def expression_rules(names: Iterable[str] | None, functions: Iterable[str], *, rule: str = "expr") -> str:
+    """GBNF rules (root rule ``rule``) for one expression of the spec language.
+
+    The syntax is the spec language's (``alamp.spec.expr``): numbers, names, calls of its functions, unary ``-`` and
+    ``not``, arithmetic, comparisons (chained too), ``and``/``or``, parentheses and ``a if condition else b``. No
+    string, tuple, subscript, statement or assignment can be written.
 
     Args:
-        names: The identifiers an expression may read (constants, state, actions, helper quantities defined so far).
-        functions: The functions it may call (the spec language's table).
+        names: The identifiers an expression may read (constants, state, actions, helper quantities defined so far),
+            or None for any identifier.
+        functions: The functions an expression may call.
+        rule: The root rule's name; every helper rule is prefixed with it.
 
     Returns:
-        GBNF text defining ``expr`` and its helper rules (all prefixed ``expr-``), to be joined with a grammar that
-        references ``expr``.
+        GBNF text defining ``rule`` and its helper rules, to be joined with a grammar that references ``rule``.
     """
 
     def alternatives(words: Iterable[str]) -> str:
@@ -155,25 +173,44 @@ def expression_rules(names: Iterable[str], functions: Iterable[str]) -> str:
         ordered = sorted(set(words), key=lambda w: (-len(w), w))
         return " | ".join(_gbnf_literal(w) for w in ordered)
 
-    name_list = [n for n in names if re.fullmatch(r"[A-Za-z_]\w*", n)]
+    r = rule
+    name_list = None if names is None else [n for n in names if re.fullmatch(r"[A-Za-z_]\w*", n)]
     function_list = [f for f in functions if re.fullmatch(r"[A-Za-z_]\w*", f)]
+    has_names = name_list is None or bool(name_list)
     rules = [
-        "expr ::= expr-ws expr-term (expr-ws expr-binop expr-ws expr-term)* expr-ws",
-        'expr-term ::= ("-" | "not ")? expr-ws expr-atom',
-        "expr-atom ::= expr-number"
-        + (" | expr-name" if name_list else "")
-        + (' | expr-function "(" expr ("," expr)* ")"' if function_list else "")
-        + ' | "(" expr ")"',
-        'expr-number ::= [0-9]+ ("." [0-9]+)? ([eE] [-+]? [0-9]+)?',
-        'expr-binop ::= "**" | "*" | "//" | "/" | "%" | "+" | "-" | "<=" | ">=" | "<" | ">" | "==" | "!=" '
+        f'{r} ::= {r}-chain ("if " {r}-chain "else " {r})?',
+        f"{r}-chain ::= {r}-ws {r}-term ({r}-ws {r}-binop {r}-ws {r}-term)* {r}-ws",
+        f'{r}-term ::= ("-" | "not ")? {r}-ws {r}-atom',
+        f"{r}-atom ::= {r}-number"
+        + (f" | {r}-name" if has_names else "")
+        + (f' | {r}-function "(" {r} ("," {r})* ")"' if function_list else "")
+        + f' | "(" {r} ")"',
+        f'{r}-number ::= [0-9]+ ("." [0-9]+)? ([eE] [-+]? [0-9]+)?',
+        f'{r}-binop ::= "**" | "*" | "//" | "/" | "%" | "+" | "-" | "<=" | ">=" | "<" | ">" | "==" | "!=" '
         '| "and " | "or "',
-        'expr-ws ::= " "?',
+        f'{r}-ws ::= " "?',
     ]
-    if name_list:
-        rules.append(f"expr-name ::= {alternatives(name_list)}")
+    if name_list is None:
+        rules.append(f"{r}-name ::= [A-Za-z_] [A-Za-z0-9_]*")
+    elif name_list:
+        rules.append(f"{r}-name ::= {alternatives(name_list)}")
     if function_list:
-        rules.append(f"expr-function ::= {alternatives(function_list)}")
+        rules.append(f"{r}-function ::= {alternatives(function_list)}")
     return "\n".join(rules)
+
+
+def spec_text_rules(functions: Iterable[str]) -> str:
+    """GBNF rules for spec text of any identifiers: ``spec-expression`` (one expression),
+    ``spec-optional_expression`` (one, or nothing) and ``spec-assignments`` (``force = -force_mag; cost = 1``:
+    ``=``, ``+=`` or ``-=``, separated by ``;`` or ``,``; or nothing)."""
+    return "\n".join(
+        [
+            expression_rules(None, functions, rule="spec-expression"),
+            'spec-optional_expression ::= spec-expression | ""',
+            'spec-assignments ::= "" | spec-assignment (("; " | ";" | ", ") spec-assignment)*',
+            'spec-assignment ::= " "? spec-expression-name " "? ("=" | "+=" | "-=") spec-expression',
+        ]
+    )
 
 
 def _field_schemas(signature: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -205,11 +242,13 @@ def _cached_grammar(signature: Any, names: tuple[str, ...] | None, functions: tu
     parts = [f'{_gbnf_literal(f"[[ ## {name} ## ]]")} "\\n" {rule}' for name, rule in field_rules]
     root = ' "\\n\\n" '.join(parts) + ' "\\n\\n" ' + _gbnf_literal("[[ ## completed ## ]]") + ' "\\n"?'
     grammar = converter.format_grammar()
-    if names is not None:
-        literal = _gbnf_literal(_PLACEHOLDER)
-        if literal not in grammar:
-            return f"root ::= {root}\n{grammar}"
+    if names is not None and (literal := _gbnf_literal(_PLACEHOLDER)) in grammar:
         grammar = grammar.replace(literal, "expr") + "\n" + expression_rules(names, functions)
+    spec_literals = {form: _gbnf_literal(p) for form, p in _SPEC_PLACEHOLDERS.items()}
+    if any(literal in grammar for literal in spec_literals.values()):
+        for form, literal in spec_literals.items():
+            grammar = grammar.replace(literal, f"spec-{form}")
+        grammar += "\n" + spec_text_rules(functions)
     return f"root ::= {root}\n{grammar}"
 
 

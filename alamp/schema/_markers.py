@@ -7,13 +7,14 @@ from dataclasses import dataclass
 __all__ = [
     "EXPRESSION",
     "IDENTIFIER",
-    "SPEC_TEXT",
+    "SPEC_ASSIGNMENTS",
+    "SPEC_EXPRESSION",
     "ExpressionMarker",
     "IdentifierMarker",
     "SpecTextMarker",
     "is_expression_field",
     "is_identifier_field",
-    "is_spec_text_field",
+    "spec_text_form",
 ]
 
 
@@ -49,17 +50,29 @@ def is_identifier_field(field_info: object) -> bool:
 
 @dataclass(frozen=True)
 class SpecTextMarker:
-    """``Annotated[str, SPEC_TEXT]``: the field holds spec-language expressions or assignments (``force = -force_mag``,
-    ``abs(x) > x_max``), which never contain a string literal.
+    """``Annotated[str, SPEC_EXPRESSION]`` / ``Annotated[str, SPEC_ASSIGNMENTS]``: the field holds text of the spec
+    language written by an upstream agent: one expression (a reward, a condition, a start value) or assignments
+    separated by ``;`` (an action's effect, ``force = -force_mag; cost = 1``).
 
-    Constrained decoding refuses quotes in such a field: on epidemic_control (dev) the SAR agent wrote each action's
-    effect as ``move = 'no_measures'``, and no Env answer could repair the 15 candidates that inherited it.
+    Constrained decoding decodes such fields under the spec language's syntax, with any identifier (what the names
+    mean is the assembly's business): no string literal (the SAR agent wrote ``move = 'no_measures'`` on
+    epidemic_control, dev), no statement (``if move == left: row = ...``) and no tuple (``(row, col) == (3, 3)``, the
+    SAR reward on frozen_lake_slippery, dev), which no Env answer could repair.
+
+    Attributes:
+        form: ``"expression"`` or ``"assignments"``.
     """
 
+    form: str = "expression"
 
-SPEC_TEXT = SpecTextMarker()
+
+SPEC_EXPRESSION = SpecTextMarker("expression")
+SPEC_ASSIGNMENTS = SpecTextMarker("assignments")
 
 
-def is_spec_text_field(field_info: object) -> bool:
-    """Whether a pydantic ``FieldInfo`` carries the ``SPEC_TEXT`` marker."""
-    return any(isinstance(m, SpecTextMarker) for m in getattr(field_info, "metadata", ()) or ())
+def spec_text_form(field_info: object) -> str | None:
+    """The ``form`` of a field's spec-text marker, or None when it has none."""
+    for marker in getattr(field_info, "metadata", ()) or ():
+        if isinstance(marker, SpecTextMarker):
+            return marker.form
+    return None

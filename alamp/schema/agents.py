@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from alamp.schema._markers import SPEC_TEXT
+from alamp.schema._markers import SPEC_ASSIGNMENTS, SPEC_EXPRESSION
 from alamp.schema._names import Identifier, check_unique, to_identifier
 from alamp.schema._numbers import read_number
 
@@ -133,7 +133,7 @@ class Variable(_Model):
     domain: Literal["continuous", "integer", "binary", "categorical"] = Field(default="continuous")
     low: float | None = Field(default=None, description="lowest allowed value (a bound, not the start value)")
     high: float | None = Field(default=None, description="highest allowed value (a bound, not the start value)")
-    initial: Annotated[str, SPEC_TEXT] = Field(
+    initial: Annotated[str, SPEC_EXPRESSION] = Field(
         default="", description="start value or distribution, e.g. 0 or uniform(-0.05, 0.05)"
     )
     description: str = Field(default="", description="one short sentence")
@@ -184,7 +184,7 @@ class Variable(_Model):
 class Constraint(_Model):
     """A rule the system must respect: a hard limit, a soft penalty, or a condition that ends the episode."""
 
-    expression: Annotated[str, SPEC_TEXT] = Field(
+    expression: Annotated[str, SPEC_EXPRESSION] = Field(
         description="condition over parameters and variables, e.g. abs(pole_angle) <= 0.2095"
     )
     kind: Literal["hard", "soft", "termination"] = Field(description="hard, soft or termination")
@@ -286,7 +286,7 @@ class SARAction(_Model):
     """One discrete action and what it does."""
 
     name: Identifier = Field(description="snake_case identifier, e.g. push_left")
-    effect: Annotated[str, SPEC_TEXT] = Field(
+    effect: Annotated[str, SPEC_ASSIGNMENTS] = Field(
         default="", description="its effect as an assignment, e.g. force = -force_mag"
     )
 
@@ -308,7 +308,7 @@ class SARSpec(_Model):
 
     observations: list[str] = Field(description="observed quantities, in order")
     actions: list[SARAction] = Field(description="discrete actions, in order")
-    reward: Annotated[str, SPEC_TEXT] = Field(description="reward expression over known quantities")
+    reward: Annotated[str, SPEC_EXPRESSION] = Field(description="reward expression over known quantities")
 
     @field_validator("observations", mode="after")
     @classmethod
