@@ -365,6 +365,34 @@ def test_done_update_terminates() -> None:
 # ----------------------------------------------------------------------------------- names read as values
 
 
+@covers("action_labels_as_indices")
+def test_action_labels_as_indices() -> None:
+    # frozen_lake (dev, seed 0): the SAR agent wrote each action's effect as a label, the Env agent compared labels.
+    names = ["left", "down", "right", "up"]
+    outputs = with_actions(gold("frozen_lake"), {name: f"move = {name}" for name in names})
+    outputs["updates"] = [
+        *updates(
+            ("dr", "where(move == down, 1, where(up == move, -1, 0))"),
+            ("dc", "where(move == right, 1, where(move == left, -1, 0))"),
+        ),
+        *outputs["updates"],
+    ]
+    assembly = assemble(**outputs)
+    fired_alone(assembly, "action_labels_as_indices")
+    assert [[(u.target, u.expr) for u in a.updates] for a in assembly.spec.actions] == [
+        [("move", str(i))] for i in range(4)
+    ]
+    assert assembly.spec.updates[0].expr == "where(move == 1, 1, where(3 == move, -1, 0))"
+    environment = env(assembly)
+    assert tuple(environment.step(1)[0]) == (1.0, 0.0)  # down
+    assert tuple(environment.step(2)[0]) == (1.0, 1.0)  # right
+    assert tuple(environment.step(3)[0]) == (0.0, 1.0)  # up
+    assert tuple(environment.step(0)[0]) == (0.0, 0.0)  # left
+    unrepaired = assemble(**outputs, passes=without("action_labels_as_indices"))
+    moves = {tuple(u.expr for u in a.updates if u.target == "move") for a in unrepaired.spec.actions}
+    assert moves == {("left",), ("down",), ("right",), ("up",)}  # each reads its own indicator, which is 1: all alike
+
+
 @covers("action_names_as_indicators")
 def test_action_names_as_indicators() -> None:
     # battery_arbitrage: buying and selling written with the actions' names as 0/1 values.

@@ -8,6 +8,7 @@ unambiguous, and record each change in ``Assembly.notes`` and ``Assembly.fired``
 from alamp.assembly.assembly_pass import Pass
 from alamp.assembly.passes import (
     action_identity_updates_dropped,
+    action_labels_as_indices,
     action_names_as_indicators,
     action_next_value_sets_state,
     action_prose_ignored,
@@ -79,6 +80,7 @@ PASSES: tuple[Pass, ...] = tuple(
         termination_from_mdp,
         done_update_terminates,
         # names read as values
+        action_labels_as_indices,
         action_names_as_indicators,
         next_value_after_its_update,
         next_value_in_reward_termination_observation,
