@@ -122,7 +122,7 @@ class _Parser:
             assert self.text[self.pos] == ")", f"unbalanced group at {self.pos}"
             self.pos += 1
             return inner
-        name = re.match(r"[A-Za-z0-9_-]+", self.text[self.pos :])
+        name = re.match(r"[A-Za-z0-9-]+", self.text[self.pos :])  # llama.cpp's rule names: no underscore
         assert name, f"unexpected {self.text[self.pos : self.pos + 20]!r}"
         self.pos += len(name.group(0))
         return _Ref(name.group(0))
@@ -146,6 +146,7 @@ class Grammar:
                 continue
             name, sep, body = line.partition("::=")
             assert sep, f"not a rule: {line!r}"
+            assert re.fullmatch(r"[A-Za-z0-9-]+", name.strip()), f"llama.cpp refuses the rule name {name.strip()!r}"
             parser = _Parser(body.strip())
             self.rules[name.strip()] = parser.alternatives()
             assert parser.pos == len(parser.text), f"rule {name.strip()!r}: unparsed {parser.text[parser.pos :]!r}"

@@ -34,3 +34,28 @@ def test_an_expression_reads_only_the_names_it_is_given(local_lm: dspy.LM) -> No
                              target="T_in", config=config).assignment.expr  # fmt: skip
         read = {n.id for n in ast.walk(ast.parse(expr, mode="eval")) if isinstance(n, ast.Name)}
         assert read <= set(allowed) | set(FUNCTIONS), f"sample {sample}: {expr!r} reads {read - set(allowed)}"
+
+
+def test_llama_cpp_accepts_every_agents_grammar(local_lm: dspy.LM) -> None:
+    """llama.cpp parses each agent's grammar (a grammar it refuses crashed the server: the first spec-text rules used
+    an underscore in a rule name). One short greedy answer each, with the grammar sent as the adapter sends it."""
+    import json
+    import urllib.request
+
+    from alamp.lm.grammar import signature_grammar
+    from alamp.program import ALAMP, SingleModelBaseline
+
+    base = local_lm.kwargs.get("api_base") or local_lm.kwargs.get("base_url")
+    assert base, "the local LM has no api_base"
+    for name, predictor in [*ALAMP().named_predictors(), *SingleModelBaseline().named_predictors()]:
+        grammar = signature_grammar(predictor.signature)
+        if grammar is None:
+            continue
+        body = {"messages": [{"role": "user", "content": "Answer."}], "max_tokens": 4, "grammar": grammar}
+        request = urllib.request.Request(
+            f"{base.rstrip('/')}/chat/completions",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=120) as response:  # an HTTP error raises: the grammar is refused
+            assert response.status == 200, name

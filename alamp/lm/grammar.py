@@ -36,9 +36,10 @@ __all__ = [
 # rules: an expression narrowed to a name set, and spec text of any identifiers (an expression, an optional one, or
 # assignments).
 _PLACEHOLDER = "ALAMPEXPRESSIONPLACEHOLDER"
+# Keys are GBNF rule names once prefixed with "spec-" (llama.cpp's rule names: letters, digits and dashes only).
 _SPEC_PLACEHOLDERS = {
     "expression": "ALAMPSPECEXPRESSIONPLACEHOLDER",
-    "optional_expression": "ALAMPSPECOPTIONALEXPRESSIONPLACEHOLDER",
+    "optional-expression": "ALAMPSPECOPTIONALEXPRESSIONPLACEHOLDER",
     "assignments": "ALAMPSPECASSIGNMENTSPLACEHOLDER",
 }
 _LOCAL_EXTRA_HINT = "pip install 'alamp[local]' (or run 'make demo', which does it)"
@@ -74,7 +75,7 @@ def _marked_properties(annotation: Any) -> dict[str, dict[str, str]]:
     """Model title -> {property: kind} for every pydantic model reachable from ``annotation``.
 
     Kinds: ``"expression"`` (narrowable to a name set), ``"identifier"``, or a spec-text form (``"spec-expression"``,
-    ``"spec-optional_expression"`` when the field defaults to empty text, ``"spec-assignments"``).
+    ``"spec-optional-expression"`` when the field defaults to empty text, ``"spec-assignments"``).
     """
     import typing
 
@@ -99,7 +100,7 @@ def _marked_properties(annotation: Any) -> dict[str, dict[str, str]]:
                     kinds[name] = "identifier"
                 elif (form := spec_text_form(info)) is not None:
                     optional = form == "expression" and info.default == ""
-                    kinds[name] = f"spec-{'optional_' if optional else ''}{form}"
+                    kinds[name] = f"spec-{'optional-' if optional else ''}{form}"
             found[title] = kinds
             stack += [info.annotation for info in tp.model_fields.values()]
         stack += list(typing.get_args(tp))
@@ -201,12 +202,12 @@ def expression_rules(names: Iterable[str] | None, functions: Iterable[str], *, r
 
 def spec_text_rules(functions: Iterable[str]) -> str:
     """GBNF rules for spec text of any identifiers: ``spec-expression`` (one expression),
-    ``spec-optional_expression`` (one, or nothing) and ``spec-assignments`` (``force = -force_mag; cost = 1``:
+    ``spec-optional-expression`` (one, or nothing) and ``spec-assignments`` (``force = -force_mag; cost = 1``:
     ``=``, ``+=`` or ``-=``, separated by ``;`` or ``,``; or nothing)."""
     return "\n".join(
         [
             expression_rules(None, functions, rule="spec-expression"),
-            'spec-optional_expression ::= spec-expression | ""',
+            'spec-optional-expression ::= spec-expression | ""',
             'spec-assignments ::= "" | spec-assignment (("; " | ";" | ", ") spec-assignment)*',
             'spec-assignment ::= " "? spec-expression-name " "? ("=" | "+=" | "-=") spec-expression',
         ]
