@@ -259,6 +259,43 @@ def test_action_next_value_sets_state() -> None:
 # ------------------------------------------------------------------------------------- the Env agent's updates
 
 
+@covers("conditional_statement_as_updates")
+def test_conditional_statement_as_updates() -> None:
+    # frozen_lake_slippery (dev, seed 0): the step by cases, written once under each state's target (the 4x4 pond of
+    # frozen_lake, dev, whose gold effects set dr/dc: here the cases read the actions' indicators).
+    statement = (
+        "if left == 1: col = max(col - 1, 0) else if down == 1: row = min(row + 1, grid_size - 1) "
+        "else if right == 1: col = min(col + 1, grid_size - 1) else if up == 1: row = max(row - 1, 0)"
+    )
+    outputs = with_actions(gold("frozen_lake"), {"left": "", "down": "", "right": "", "up": ""})
+    outputs["updates"] = updates(("row", statement), ("col", statement))
+    assembly = assemble(**outputs)
+    assert assembly.fired.get("conditional_statement_as_updates") == 2  # read once, the repeat dropped
+    assert [u.target for u in assembly.spec.updates] == ["col", "row"]
+    assert any("already read" in note for note in assembly.notes)
+    environment = env(assembly)
+    assert tuple(environment.step(1)[0]) == (1.0, 0.0)  # down
+    assert tuple(environment.step(2)[0]) == (1.0, 1.0)  # right
+    assert tuple(environment.step(0)[0]) == (1.0, 0.0)  # left
+    assert tuple(environment.step(3)[0]) == (0.0, 0.0)  # up
+    with pytest.raises(SpecError, match="valid Python expression"):
+        compile_spec(assemble(**outputs, passes=without("conditional_statement_as_updates")).spec)
+
+
+def test_conditional_statement_with_a_bare_else_and_a_condition_on_a_later_target() -> None:
+    outputs = gold("frozen_lake")
+    bare = "if dr == 1: row = min(row + 1, grid_size - 1) elif dr == -1: row = max(row - 1, 0) else row"
+    outputs["updates"] = [*updates(("row", bare)), outputs["updates"][1]]
+    assembly = assemble(**outputs)
+    fired_alone(assembly, "conditional_statement_as_updates")
+    assert assembly.spec.updates[0].expr == (
+        "min(row + 1, grid_size - 1) if dr == 1 else max(row - 1, 0) if dr == -1 else row"
+    )
+    later = "if col > 0: row = 1; col = 0 elif row > 0: col = 1"  # col's update would read the new row
+    outputs["updates"] = updates(("row", later))
+    assert "conditional_statement_as_updates" not in assemble(**outputs).fired
+
+
 @covers("identity_updates_dropped")
 def test_identity_updates_dropped() -> None:
     outputs = gold("fishery_quota")

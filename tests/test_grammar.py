@@ -204,8 +204,8 @@ def test_spec_text_is_the_spec_languages_syntax() -> None:
 
 
 def test_a_free_step_is_written_as_expressions() -> None:
-    """Without a name set the Env agent may read any name, but only in expressions: ``if move == left: row = ...``
-    (frozen_lake_slippery, dev: 6 of 9 answers) cannot be decoded; the conditional expression can."""
+    """Without a name set the Env agent may read any name, but only in expressions or conditional statements (next
+    test): no assignment, no unknown function, no half-written statement."""
     grammar = Grammar(signature_grammar(EnvSignature))
 
     def answer(expr: str) -> str:
@@ -213,6 +213,23 @@ def test_a_free_step_is_written_as_expressions() -> None:
 
     assert grammar.admits(answer("max(row - 1, 0) if move == 0 else row"))
     assert grammar.admits(answer("a if c else b if d else e"))
-    assert not grammar.admits(answer("if move == left: row = max(row - 1, 0)"))
+    assert not grammar.admits(answer("if move == left row = max(row - 1, 0)"))
     assert not grammar.admits(answer("row = row + 1"))
     assert not grammar.admits(answer("unknown_function(row)"))
+
+
+def test_a_free_step_may_be_written_by_cases() -> None:
+    """The conditional statement the model writes (frozen_lake_slippery, dev) is admitted in its usual spellings; the
+    ``conditional_statement_as_updates`` pass turns it into expressions."""
+    grammar = Grammar(signature_grammar(EnvSignature))
+
+    def answer(expr: str) -> str:
+        return f'[[ ## updates ## ]]\n[{{"target": "row", "expr": "{expr}"}}]\n\n[[ ## completed ## ]]'
+
+    for written in (
+        "if move == left: row = max(row - 1, 0) else if move == down: col = min(col + 1, grid_size - 1)",
+        "if move == left: row = max(row - 1, 0) elif move == right: row = row + 1 else row",
+        "if a > 0: x = 1; y = 2 else: x = 0",
+    ):
+        assert grammar.admits(answer(written)), written
+    assert not grammar.admits(answer("if move == left: row")), "a case assigns"

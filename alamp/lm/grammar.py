@@ -41,6 +41,7 @@ _SPEC_PLACEHOLDERS = {
     "expression": "ALAMPSPECEXPRESSIONPLACEHOLDER",
     "optional-expression": "ALAMPSPECOPTIONALEXPRESSIONPLACEHOLDER",
     "assignments": "ALAMPSPECASSIGNMENTSPLACEHOLDER",
+    "step": "ALAMPSPECSTEPPLACEHOLDER",
 }
 _LOCAL_EXTRA_HINT = "pip install 'alamp[local]' (or run 'make demo', which does it)"
 
@@ -128,8 +129,8 @@ def _mark_fields(node: Any, marked: dict[str, dict[str, str]], *, expressions: b
                 out["properties"][prop] = dict(_IDENTIFIER_SCHEMA)
             elif kind == "expression" and expressions:
                 out["properties"][prop] = {"type": "string", "pattern": f"^{_PLACEHOLDER}$"}
-            else:  # spec text, or an expression not narrowed to a name set
-                form = kind.removeprefix("spec-") if kind.startswith("spec-") else "expression"
+            else:  # spec text, or an update's expression not narrowed to a name set
+                form = kind.removeprefix("spec-") if kind.startswith("spec-") else "step"
                 out["properties"][prop] = {"type": "string", "pattern": f"^{_SPEC_PLACEHOLDERS[form]}$"}
     return out
 
@@ -201,15 +202,28 @@ def expression_rules(names: Iterable[str] | None, functions: Iterable[str], *, r
 
 
 def spec_text_rules(functions: Iterable[str]) -> str:
-    """GBNF rules for spec text of any identifiers: ``spec-expression`` (one expression),
-    ``spec-optional-expression`` (one, or nothing) and ``spec-assignments`` (``force = -force_mag; cost = 1``:
-    ``=``, ``+=`` or ``-=``, separated by ``;`` or ``,``; or nothing)."""
+    """GBNF rules for spec text of any identifiers.
+
+    - ``spec-expression``: one expression; ``spec-optional-expression``: one, or nothing.
+    - ``spec-assignments``: ``force = -force_mag; cost = 1`` (``=``, ``+=`` or ``-=``, separated by ``;`` or ``,``),
+      or nothing.
+    - ``spec-step`` (an update's expression when any name may be read): an expression, or a conditional statement
+      ``if c: x = a elif d: y = b else: x = e`` (``else if`` for ``elif``; a bare ``else e`` for the update's own
+      target), which the ``conditional_statement_as_updates`` assembly pass rewrites into one expression per target.
+      The small model writes a step by cases this way (39 answers over the dev runs); refused, it ran the keyword
+      into a name (``ifmove == left``, frozen_lake_slippery, dev).
+    """
     return "\n".join(
         [
             expression_rules(None, functions, rule="spec-expression"),
             'spec-optional-expression ::= spec-expression | ""',
             'spec-assignments ::= "" | spec-assignment (("; " | ";" | ", ") spec-assignment)*',
             'spec-assignment ::= " "? spec-expression-name " "? ("=" | "+=" | "-=") spec-expression',
+            "spec-step ::= spec-expression | spec-conditional",
+            'spec-conditional ::= "if " spec-expression ":" spec-branch '
+            '((" elif " | " else if " | "elif " | "else if ") spec-expression ":" spec-branch)* '
+            '((" else:" | "else:") spec-branch | (" else " | "else ") spec-expression)?',
+            'spec-branch ::= spec-assignment ("; " spec-assignment)*',
         ]
     )
 

@@ -18,6 +18,7 @@ from alamp.assembly.passes import (
     bounded_exogenous_is_uniform,
     build_spec,
     clip_of_next_value_after_update,
+    conditional_statement_as_updates,
     constants_from_parameters,
     constants_from_text,
     done_update_terminates,
@@ -70,6 +71,7 @@ PASSES: tuple[Pass, ...] = tuple(
         action_next_value_sets_state,
         # the Env agent's updates
         updates_from_env_agent,
+        conditional_statement_as_updates,
         identity_updates_dropped,
         statement_as_expression,
         next_value_update_sets_state,
