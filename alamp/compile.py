@@ -321,7 +321,7 @@ def compile_from_config(
         student, program_init = build_student(cfg)
 
     evaluates = bool(devset) and (evaluate_cfg.get("before", True) or evaluate_cfg.get("after", True))
-    needs_metric = optimizer_name != "labeled" or evaluates
+    needs_metric = optimizer_name not in ("labeled", "nearest") or evaluates
     # Labeled demos without evaluation need no LM: do not start the local model server for nothing.
     if configure_lm and needs_metric and cfg.get("lm"):
         _configure_lm(cfg)

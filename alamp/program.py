@@ -38,6 +38,7 @@ from alamp.description import Description
 from alamp.executor import actions_change_anything, check_code, check_env_factory
 from alamp.interface import align_sar, check_sar
 from alamp.lm.adapter import EXPRESSION_NAMES_KEY
+from alamp.nearest_demos import nearest_demos
 from alamp.parameter_check import MIN_COVERAGE, number_coverage
 from alamp.sandbox import SandboxLimits
 from alamp.schema import (
@@ -675,6 +676,10 @@ class ALAMP(_Pipeline):
         Returns:
             A prediction with ``PREDICTION_FIELDS``; ``status`` is ``ok``, ``env_failed`` or ``failed``.
         """
+        with nearest_demos(self, description):
+            return self._forward(description, name=name, recorder=recorder)
+
+    def _forward(self, description: str, *, name: str | None, recorder: StageRecorder | None) -> dspy.Prediction:
         recorder = recorder or MemoryRecorder()
         text = self._read(description)
         records: dict[str, dict[str, Any]] = {}
@@ -1053,6 +1058,10 @@ class SingleModelBaseline(_Pipeline):
         self, description: str, *, name: str | None = None, recorder: StageRecorder | None = None
     ) -> dspy.Prediction:
         """Run the baseline on one description (arguments and result as ``ALAMP.forward``)."""
+        with nearest_demos(self, description):
+            return self._forward(description, name=name, recorder=recorder)
+
+    def _forward(self, description: str, *, name: str | None, recorder: StageRecorder | None) -> dspy.Prediction:
         recorder = recorder or MemoryRecorder()
         text = self._read(description)
         records: dict[str, dict[str, Any]] = {}

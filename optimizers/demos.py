@@ -23,6 +23,8 @@ from typing import Any
 
 import dspy
 
+from alamp.nearest_demos import POOL_KEY
+
 __all__ = [
     "DEFAULT_FIELD_SOURCES",
     "DEFAULT_FIELD_DEFAULTS",
@@ -229,8 +231,10 @@ class PerAgentLabeledFewShot:
         field_sources: See :func:`demos_for_predictor`.
         field_defaults: See :func:`demos_for_predictor`.
         only_empty: Fill only predictors that have no demos yet (used to top up another optimizer's result).
-        select: ``random`` (seeded sample) or ``shortest`` (the k shortest demos: every demo token is prompt the
-            model must read on each call, which is most of a call's cost on a CPU).
+        select: ``random`` (seeded sample), ``shortest`` (the k shortest demos: every demo token is prompt the
+            model must read on each call, which is most of a call's cost on a CPU), or ``nearest`` (every train
+            task's demo kept as a pool; while the program runs, each agent sees the k whose descriptions are nearest
+            to the one it reads: ``alamp.nearest_demos``).
     """
 
     def __init__(
@@ -244,8 +248,8 @@ class PerAgentLabeledFewShot:
         only_empty: bool = False,
         select: str = "random",
     ) -> None:
-        if select not in ("random", "shortest"):
-            raise ValueError(f"select={select!r}; use 'random' or 'shortest'")
+        if select not in ("random", "shortest", "nearest"):
+            raise ValueError(f"select={select!r}; use 'random', 'shortest' or 'nearest'")
         self.k = dict(k) if isinstance(k, Mapping) else int(k)
         self.seed = seed
         self.max_demo_chars = max_demo_chars
@@ -282,7 +286,9 @@ class PerAgentLabeledFewShot:
             if self.max_demo_chars is not None:
                 pairs = [(d, i) for d, i in pairs if _size(d) <= self.max_demo_chars]
             k = _k_for(self.k, agent_of(name))
-            if self.select == "shortest":
+            if self.select == "nearest":
+                chosen = [(d.copy(**{POOL_KEY: k}), i) for d, i in pairs] if k > 0 else []
+            elif self.select == "shortest":
                 chosen = sorted(pairs, key=lambda pair: _size(pair[0]))[:k]
             else:
                 chosen = rng.sample(pairs, min(k, len(pairs))) if pairs else []

@@ -8,7 +8,8 @@ Each optimizer config has the same shape::
     labeled_topup: {k: 1}     # optional: give gold demos to predictors the optimizer left without any
 
 ``labeled`` is alamp's :class:`~alamp.optimizers.demos.PerAgentLabeledFewShot` (gold demos per agent, no LLM
-calls); the others are DSPy's teleprompters: ``bootstrap`` (BootstrapFewShot), ``random_search``
+calls); ``nearest`` is the same with every train task's demo kept and the nearest ones to each description used
+(``alamp.nearest_demos``); the others are DSPy's teleprompters: ``bootstrap`` (BootstrapFewShot), ``random_search``
 (BootstrapFewShotWithRandomSearch), ``mipro`` (MIPROv2), ``gepa`` (GEPA, with the metric's feedback variant),
 ``simba`` (SIMBA).
 
@@ -32,7 +33,7 @@ __all__ = ["OPTIMIZERS", "OptimizerConfigError", "CompileOutcome", "build_optimi
 
 log = logging.getLogger(__name__)
 
-OPTIMIZERS: tuple[str, ...] = ("labeled", "bootstrap", "random_search", "mipro", "gepa", "simba")
+OPTIMIZERS: tuple[str, ...] = ("labeled", "nearest", "bootstrap", "random_search", "mipro", "gepa", "simba")
 
 
 class OptimizerConfigError(ValueError):
@@ -129,11 +130,13 @@ def build_optimizer(
     if name not in OPTIMIZERS:
         raise OptimizerConfigError(f"unknown optimizer {name!r}; choose one of {list(OPTIMIZERS)} (optimizer=NAME)")
     init = dict(cfg.get("init") or {})
-    if name == "labeled":
+    if name in ("labeled", "nearest"):
         _check_knobs(PerAgentLabeledFewShot, init, where="init", name=name)
+        if name == "nearest":
+            init["select"] = "nearest"
         return PerAgentLabeledFewShot(**init)
     if metric is None:
-        raise OptimizerConfigError(f"optimizer {name!r} needs a metric; only 'labeled' works without one")
+        raise OptimizerConfigError(f"optimizer {name!r} needs a metric; only 'labeled' and 'nearest' work without one")
 
     cls = _dspy_class(name)
     params = inspect.signature(cls).parameters
@@ -202,7 +205,7 @@ def compile_program(
     trainset = list(trainset)
     gold = list(gold_items) if gold_items is not None else trainset
     info: dict[str, Any] = {}
-    if name == "labeled":
+    if name in ("labeled", "nearest"):
         program = optimizer.compile(student, trainset=gold)
         info["labeled"] = optimizer.report
     else:
