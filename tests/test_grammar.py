@@ -178,9 +178,9 @@ def test_spec_text_is_the_spec_languages_syntax() -> None:
     assert sar_grammar.admits(sar_answer("-(c * n + where(x > 0, 1, 0))"))
     assert not sar_grammar.admits(sar_answer("goal_reward if (row, col) == (goal_row, goal_col) else 0"))
     assert not sar_grammar.admits(sar_answer("the reward is 1 at the goal"))
-    for effect in ("dr = -1; dc = 0", "y += 1, x = x - 1", "force = -force_mag", ""):
+    for effect in ("dr = -1; dc = 0", "y += 1, x = x - 1", "force = -force_mag"):
         assert sar_grammar.admits(sar_answer("1", effect)), effect
-    for effect in ("move left", "if left: move = 1", "move = left cell"):
+    for effect in ("move left", "if left: move = 1", "move = left cell", ""):
         assert not sar_grammar.admits(sar_answer("1", effect)), effect
 
     variable_grammar = Grammar(signature_grammar(VariableSignature))

@@ -205,8 +205,9 @@ def spec_text_rules(functions: Iterable[str]) -> str:
     """GBNF rules for spec text of any identifiers.
 
     - ``spec-expression``: one expression; ``spec-optional-expression``: one, or nothing.
-    - ``spec-assignments``: ``force = -force_mag; cost = 1`` (``=``, ``+=`` or ``-=``, separated by ``;`` or ``,``),
-      or nothing.
+    - ``spec-assignments``: ``force = -force_mag; cost = 1`` (``=``, ``+=`` or ``-=``, separated by ``;`` or ``,``);
+      never empty: allowed an empty effect, the model gave every action none (epidemic_control, dev), and an action
+      that sets nothing is controlled only through its name's indicator.
     - ``spec-step`` (an update's expression when any name may be read): an expression, or a conditional statement
       ``if c: x = a elif d: y = b else: x = e`` (``else if`` for ``elif``; a bare ``else e`` for the update's own
       target), which the ``conditional_statement_as_updates`` assembly pass rewrites into one expression per target.
@@ -217,7 +218,7 @@ def spec_text_rules(functions: Iterable[str]) -> str:
         [
             expression_rules(None, functions, rule="spec-expression"),
             'spec-optional-expression ::= spec-expression | ""',
-            'spec-assignments ::= "" | spec-assignment (("; " | ";" | ", ") spec-assignment)*',
+            'spec-assignments ::= spec-assignment (("; " | ";" | ", ") spec-assignment)*',
             'spec-assignment ::= " "? spec-expression-name " "? ("=" | "+=" | "-=") spec-expression',
             "spec-step ::= spec-expression | spec-conditional",
             'spec-conditional ::= "if " spec-expression ":" spec-branch '
