@@ -32,7 +32,7 @@ from typing import Any, Literal, Protocol
 import dspy
 from pydantic import TypeAdapter
 
-from alamp.assemble import Assembly, AssemblyError, assemble, expand_parameters
+from alamp.assemble import Assembly, AssemblyError, assemble, expand_parameters, parse_assignments
 from alamp.consensus import Behaviour, behaviour, choose
 from alamp.description import Description
 from alamp.executor import actions_change_anything, check_code, check_env_factory
@@ -992,7 +992,9 @@ class ALAMP(_Pipeline):
                     pass
         for action in up["sar"].actions:
             names.add(action.name)
-            names.update(re.findall(r"^\s*([A-Za-z_]\w*)\s*[-+*/]?=", action.effect or "", flags=re.M))
+            # The assembly's own reading of an effect: every assignment in it (``dr = 0; dc = -1`` sets both; a
+            # first-assignment-per-line reading missed ``dc`` on frozen_lake, dev, and an item redefined it).
+            names.update(a.target for a in parse_assignments(action.effect or "")[0])
         # A name the text defines by a formula counts as defined only when its formula can be computed from what is
         # defined (assembly inserts it then); otherwise an item reading it is asked again.
         pending = dict(text.formulas)

@@ -305,6 +305,20 @@ def test_names_read_but_never_defined_are_asked_for_under_the_names_grammar(monk
     assert any("wear was read but never defined" in note for a in pred.attempts for note in a.get("items", []))
 
 
+def test_every_name_an_effect_sets_is_defined(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``dr = 0; dc = -1`` sets both names: on frozen_lake (dev) only the first of a line counted, and an item
+    redefined ``dc`` as ``clip(col + dr, 0, grid_size - 1)``, which broke every move along the columns."""
+    monkeypatch.setattr("alamp.lm.adapter.constrains_expressions", lambda adapter=None: True)
+    sar = {"sar": {"observations": ["position"], "reward": "-step_cost",
+                   "actions": [{"name": "left", "effect": "move = -1; step = 1"},
+                               {"name": "right", "effect": "move = 1; step = 2"}]}}  # fmt: skip
+    reads_both = {"updates": [{"target": "position", "expr": "clip(position + move * step, 0, 10)"}]}
+    lm = _use(dict(CORRIDOR, SARSignature=[sar], EnvSignature=[reads_both]))
+    pred = ALAMP(ProgramSettings(num_candidates=1, max_repairs=0))(description=CORRIDOR_DESCRIPTION)
+    assert pred.status == "ok", pred.error
+    assert lm.calls["EnvItemSignature"] == 0
+
+
 def test_an_answer_missing_many_names_goes_back_to_the_checker(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("alamp.lm.adapter.constrains_expressions", lambda adapter=None: True)
     far_off = {"updates": [{"target": "position", "expr": "clip(position + a + b + c + d, 0, 10)"}]}
