@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from alamp.assembly import PASSES, Assembly, AssemblyError, assemble, census, pass_named
@@ -294,6 +295,25 @@ def test_conditional_statement_with_a_bare_else_and_a_condition_on_a_later_targe
     later = "if col > 0: row = 1; col = 0 elif row > 0: col = 1"  # col's update would read the new row
     outputs["updates"] = updates(("row", later))
     assert "conditional_statement_as_updates" not in assemble(**outputs).fired
+
+
+@covers("action_copies_of_the_step_dropped")
+def test_action_copies_of_the_step_dropped() -> None:
+    # epidemic_control (dev, seed 0, nearest demos): the SAR agent copied the step into every action's effect.
+    outputs = gold("epidemic_control")
+    step = "; ".join(f"{u.target} = {u.expr}" for u in outputs["updates"])
+    outputs = with_actions(outputs, {a.name: f"{a.effect}; {step}" for a in outputs["sar"].actions})
+    assembly = assemble(**outputs)
+    fired_alone(assembly, "action_copies_of_the_step_dropped")
+    assert assembly.fired["action_copies_of_the_step_dropped"] == 3
+    assert all({u.target for u in a.updates} == {"contact_rate", "measure_cost"} for a in assembly.spec.actions)
+    reference = env(assemble(**gold("epidemic_control")))
+    repaired, unrepaired = env(assembly), env(assemble(**outputs, passes=without("action_copies_of_the_step_dropped")))
+    for environment in (reference, repaired, unrepaired):
+        environment.unwrapped.set_state([0.9, 0.05])
+    expected = reference.step(0)[0]
+    assert np.allclose(repaired.step(0)[0], expected)
+    assert not np.allclose(unrepaired.step(0)[0], expected), "the copies advance the epidemic twice"
 
 
 @covers("identity_updates_dropped")

@@ -7,6 +7,7 @@ unambiguous, and record each change in ``Assembly.notes`` and ``Assembly.fired``
 
 from alamp.assembly.assembly_pass import Pass
 from alamp.assembly.passes import (
+    action_copies_of_the_step_dropped,
     action_identity_updates_dropped,
     action_labels_as_indices,
     action_names_as_indicators,
@@ -72,6 +73,7 @@ PASSES: tuple[Pass, ...] = tuple(
         # the Env agent's updates
         updates_from_env_agent,
         conditional_statement_as_updates,
+        action_copies_of_the_step_dropped,
         identity_updates_dropped,
         statement_as_expression,
         next_value_update_sets_state,
