@@ -320,8 +320,10 @@ def compile_from_config(
     if student is None:
         student, program_init = build_student(cfg)
 
+    from alamp.optimizers import GOLD_DEMO_OPTIMIZERS, compile_program
+
     evaluates = bool(devset) and (evaluate_cfg.get("before", True) or evaluate_cfg.get("after", True))
-    needs_metric = optimizer_name not in ("labeled", "nearest") or evaluates
+    needs_metric = optimizer_name not in GOLD_DEMO_OPTIMIZERS or evaluates
     # Labeled demos without evaluation need no LM: do not start the local model server for nothing.
     if configure_lm and needs_metric and cfg.get("lm"):
         _configure_lm(cfg)
@@ -329,8 +331,6 @@ def compile_from_config(
         metric = build_metric(cfg)
         if optimizer_name == "gepa" and feedback_metric is None:
             feedback_metric = build_metric(cfg, feedback=True)
-
-    from alamp.optimizers import compile_program
 
     scores: dict[str, Any] = {"before": None, "after": None}
     settings = cfg.get("logger") or cfg.get("tracking") or {}

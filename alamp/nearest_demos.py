@@ -72,14 +72,17 @@ def nearest_demos(program: Any, description: str) -> Iterator[dict[str, list[int
     """
     saved: dict[str, list[Any]] = {}
     chosen: dict[str, list[int]] = {}
+    # Most agents' pools come from the same train tasks: rank each distinct pool once.
+    ranked: dict[tuple[tuple[str, ...], int], list[int]] = {}
     for name, predictor in program.named_predictors():
         pool = [d for d in predictor.demos if _pool_k(d)]
         if not pool:
             continue
         saved[name] = predictor.demos
-        k = max(_pool_k(d) for d in pool)
-        picked = nearest(description, [str(d.get("description", "")) for d in pool], k)
-        chosen[name] = picked
+        key = (tuple(str(d.get("description", "")) for d in pool), max(_pool_k(d) for d in pool))
+        if key not in ranked:
+            ranked[key] = nearest(description, list(key[0]), key[1])
+        picked = chosen[name] = ranked[key]
         predictor.demos = [d for d in predictor.demos if not _pool_k(d)] + [pool[i] for i in picked]
     try:
         yield chosen

@@ -2,7 +2,14 @@
 built from config (``conf/optimizer/*.yaml``) and per-agent labeled demos from the tasks' gold outputs."""
 
 from alamp.optimizers.demos import PerAgentLabeledFewShot, gold_record
-from alamp.optimizers.factory import OPTIMIZERS, CompileOutcome, OptimizerConfigError, build_optimizer, compile_program
+from alamp.optimizers.factory import (
+    GOLD_DEMO_OPTIMIZERS,
+    OPTIMIZERS,
+    CompileOutcome,
+    OptimizerConfigError,
+    build_optimizer,
+    compile_program,
+)
 from alamp.optimizers.tuner import (
     PRUNERS,
     SAMPLERS,
@@ -15,6 +22,7 @@ from alamp.optimizers.tuner import (
 )
 
 __all__ = [
+    "GOLD_DEMO_OPTIMIZERS",
     "OPTIMIZERS",
     "CompileOutcome",
     "OptimizerConfigError",

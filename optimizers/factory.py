@@ -29,10 +29,19 @@ import dspy
 
 from alamp.optimizers.demos import PerAgentLabeledFewShot
 
-__all__ = ["OPTIMIZERS", "OptimizerConfigError", "CompileOutcome", "build_optimizer", "compile_program"]
+__all__ = [
+    "GOLD_DEMO_OPTIMIZERS",
+    "OPTIMIZERS",
+    "OptimizerConfigError",
+    "CompileOutcome",
+    "build_optimizer",
+    "compile_program",
+]
 
 log = logging.getLogger(__name__)
 
+#: Optimizers that only copy gold outputs into demos: no metric, no LM call.
+GOLD_DEMO_OPTIMIZERS: tuple[str, ...] = ("labeled", "nearest")
 OPTIMIZERS: tuple[str, ...] = ("labeled", "nearest", "bootstrap", "random_search", "mipro", "gepa", "simba")
 
 
@@ -130,7 +139,7 @@ def build_optimizer(
     if name not in OPTIMIZERS:
         raise OptimizerConfigError(f"unknown optimizer {name!r}; choose one of {list(OPTIMIZERS)} (optimizer=NAME)")
     init = dict(cfg.get("init") or {})
-    if name in ("labeled", "nearest"):
+    if name in GOLD_DEMO_OPTIMIZERS:
         _check_knobs(PerAgentLabeledFewShot, init, where="init", name=name)
         if name == "nearest":
             init["select"] = "nearest"
@@ -205,7 +214,7 @@ def compile_program(
     trainset = list(trainset)
     gold = list(gold_items) if gold_items is not None else trainset
     info: dict[str, Any] = {}
-    if name in ("labeled", "nearest"):
+    if name in GOLD_DEMO_OPTIMIZERS:
         program = optimizer.compile(student, trainset=gold)
         info["labeled"] = optimizer.report
     else:

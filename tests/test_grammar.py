@@ -19,6 +19,11 @@ _TRAIN_DEV = [t for t in load_tasks() if t.split in ("train", "dev")]
 _ADAPTER = ForgivingChatAdapter()
 
 
+def _update_answer(expr: str, target: str = "x") -> str:
+    """The Env agent's answer holding one update, as the chat adapter writes it."""
+    return f'[[ ## updates ## ]]\n[{{"target": "{target}", "expr": "{expr}"}}]\n\n[[ ## completed ## ]]'
+
+
 def _answer(signature: type[dspy.Signature], outputs: dict) -> str:
     """An answer exactly as the chat adapter writes (and parses) it."""
     return _ADAPTER.format_assistant_message_content(signature, outputs)
@@ -57,8 +62,7 @@ def test_the_grammar_refuses_answers_of_the_wrong_shape() -> None:
 def test_expressions_read_only_the_given_names() -> None:
     grammar = Grammar(signature_grammar(EnvSignature, names=["x", "x_dot", "tau", "F"]))
 
-    def answer(expr: str) -> str:
-        return f'[[ ## updates ## ]]\n[{{"target": "x", "expr": "{expr}"}}]\n\n[[ ## completed ## ]]'
+    answer = _update_answer
 
     for allowed in (
         "x + tau * x_dot",
@@ -209,7 +213,7 @@ def test_a_free_step_is_written_as_expressions() -> None:
     grammar = Grammar(signature_grammar(EnvSignature))
 
     def answer(expr: str) -> str:
-        return f'[[ ## updates ## ]]\n[{{"target": "row", "expr": "{expr}"}}]\n\n[[ ## completed ## ]]'
+        return _update_answer(expr, "row")
 
     assert grammar.admits(answer("max(row - 1, 0) if move == 0 else row"))
     assert grammar.admits(answer("a if c else b if d else e"))
@@ -224,7 +228,7 @@ def test_a_free_step_may_be_written_by_cases() -> None:
     grammar = Grammar(signature_grammar(EnvSignature))
 
     def answer(expr: str) -> str:
-        return f'[[ ## updates ## ]]\n[{{"target": "row", "expr": "{expr}"}}]\n\n[[ ## completed ## ]]'
+        return _update_answer(expr, "row")
 
     for written in (
         "if move == left: row = max(row - 1, 0) else if move == down: col = min(col + 1, grid_size - 1)",

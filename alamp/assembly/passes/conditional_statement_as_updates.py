@@ -68,7 +68,7 @@ def _cases(source: str) -> tuple[list[tuple[ast.expr | None, dict[str, ast.expr]
         cases.append((node.test, body))
         orelse = node.orelse
         node = orelse[0] if len(orelse) == 1 and isinstance(orelse[0], ast.If) else None
-    if orelse and not (len(orelse) == 1 and isinstance(orelse[0], ast.If)):
+    if orelse:  # the loop stops at the first ``else`` that is not an ``elif``
         body = _assignments(orelse, order)
         if body is None:
             return None
