@@ -337,3 +337,34 @@ def test_last_timings_reads_llama_cpp_perf_lines(tmp_path: Path) -> None:
     assert (timings.prompt_tokens, timings.generated_tokens) == (36, 10)
     assert timings.prompt_tokens_per_s == pytest.approx(36 / 2.0)
     assert timings.generation_tokens_per_s == pytest.approx(10 / 0.5)
+
+
+def test_serve_keeps_a_busy_server_and_stops_on_ctrl_c(
+    fake_server: Path, fake_gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `python -m alamp.lm serve` checked /models every 5 s and killed the server when a long completion for another
+    # client kept it from answering. A busy server (no answer to /models) must stay up; only a dead one ends serve.
+    from alamp.lm import __main__ as cli
+
+    cfg = _local_cfg(fake_server, fake_gguf)
+    ticks = iter(range(3))
+    busy = {"now": False}
+
+    def sleep(_: float) -> None:  # the serve loop's wait: from here on the server is busy with a completion
+        busy["now"] = True
+        if next(ticks, None) is None:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_provision", lambda cfg: None)
+    try:
+        pid = get_local_server(cfg).pid
+        # Only the serve loop's clock is replaced (the module's `time`, not the global one the server start uses).
+        monkeypatch.setattr(cli, "time", type("Clock", (), {"sleep": staticmethod(sleep)}))
+        monkeypatch.setattr(LocalServer, "_answers", lambda self, *, timeout_s: not busy["now"])
+        cli._cmd_serve(cfg)
+        assert busy["now"]
+        assert pid is not None and _alive(pid)
+        assert get_local_server(cfg, probe=False).pid == pid
+    finally:
+        monkeypatch.undo()
+        stop_local_server()

@@ -148,7 +148,9 @@ def _cmd_serve(cfg: LMConfig) -> None:
     try:
         while True:
             time.sleep(5)
-            server.check_health()
+            # Liveness only: a probe during a long completion times out, and `serve` killed a busy server that
+            # way (a 1,167-token prompt from a second client, session 13).
+            server.check_health(probe=False)
     except KeyboardInterrupt:
         console.print("stopping")
 

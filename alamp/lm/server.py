@@ -247,8 +247,13 @@ class LocalServer:
         """Whether the child is alive and ``/v1/models`` answers."""
         return self.is_running() and self._answers(timeout_s=timeout_s)
 
-    def check_health(self, *, timeout_s: float = 5.0) -> None:
+    def check_health(self, *, timeout_s: float = 5.0, probe: bool = True) -> None:
         """Raise if the server is not usable.
+
+        Args:
+            timeout_s: How long ``/models`` may take to answer.
+            probe: Also ask ``/models``. llama_cpp.server answers it only between completions, so a caller that
+                cannot tell a busy server from a hung one (a long-running ``serve``) checks only that the process lives.
 
         Raises:
             ServerDiedError: If the child exited (killed, crashed) or stopped answering.
@@ -262,7 +267,7 @@ class LocalServer:
             raise ServerDiedError(
                 f"the local model server (pid {proc.pid}) {how}; log {self.log_path}:\n{self.log_tail()}"
             )
-        if not self._answers(timeout_s=timeout_s):
+        if probe and not self._answers(timeout_s=timeout_s):
             raise ServerDiedError(
                 f"the local model server (pid {proc.pid}) is alive but {self.base_url}/models does not answer "
                 f"within {timeout_s:.0f} s; log {self.log_path}:\n{self.log_tail()}"
