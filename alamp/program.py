@@ -68,7 +68,13 @@ from alamp.signatures import (
     SymbolValueSignature,
     VariableSignature,
 )
-from alamp.symbol_values import stated_in_text, undefined_text_symbols
+from alamp.symbol_values import (
+    NO_CONSTANT,
+    constant_lines,
+    symbol_constant,
+    symbol_question,
+    undefined_text_symbols,
+)
 from alamp.text_limits import cap_text
 from alamp.text_names import adopt_text_symbols
 from alamp.text_step import updated_name, with_text_step
@@ -853,34 +859,46 @@ class ALAMP(_Pipeline):
     ) -> tuple[dict[str, Any], list[str]]:
         """The upstream outputs with a parameter for each symbol the text's formulas read that nothing defines.
 
-        Each symbol is one short call of the Symbol value agent (``alamp.symbol_values``); an answer that is not a
-        number the text states is dropped. ``constants`` are the parameters as the spec will define them. Returns
-        the outputs (parameters extended) and one note per symbol asked.
+        Each symbol is one short call of the Symbol value agent (``alamp.symbol_values``), which picks the constant
+        the symbol stands for among ``constants`` (the parameters as the spec will define them), or none; the symbol
+        becomes a constant with the picked one's value. Returns the outputs (parameters extended) and one note per
+        symbol asked.
         """
+        from alamp.lm.adapter import constrains_expressions
+
         missing = undefined_text_symbols(text, defined=self._defined_names(text, up, constants))
+        options = [c for c in constants if isinstance(c.value, int | float)]
+        if not missing or not options:
+            return up, []
+        config = self._sample_config(0)
+        if constrains_expressions():  # the pick can only be one of the constants' names, or none
+            config = {**config, EXPRESSION_NAMES_KEY: [*(c.name for c in options), NO_CONSTANT]}
         added: list[Parameter] = []
         notes: list[str] = []
         for symbol, formulas in missing:
             try:
                 answer = self.symbol_value(
                     description=text.text,
-                    parameters=up["parameters"],
-                    symbol=symbol,
                     formulas=formulas,
-                    config=self._sample_config(0),
+                    known_constants=constant_lines(options),
+                    question=symbol_question(symbol),
+                    config=config,
                 ).answer
             except Exception as exc:  # an unreadable answer: the symbol stays undefined; the checker will say so
                 notes.append(f"the text's formulas read {symbol!r}, which nothing defines; asking failed "
                              f"({type(exc).__name__})")  # fmt: skip
                 continue
-            if not stated_in_text(answer.value, text.text):
-                notes.append(f"the text's formulas read {symbol!r}, which nothing defines; the answer "
-                             f"{answer.value!r} is no number the text states, dropped (symbol_value)")  # fmt: skip
-                continue
+            chosen = symbol_constant(answer.which_constant, options)
             quantity = cap_text(answer.quantity, limit=200)
-            added.append(Parameter(name=symbol, value=float(answer.value), description=quantity, symbol=symbol))
-            notes.append(f"the text's formulas read {symbol!r}, which nothing defined; the text gives "
-                         f"{symbol} = {answer.value:g} ({quantity}) (symbol_value)")  # fmt: skip
+            if chosen is None:
+                pick = cap_text(answer.which_constant, limit=60)
+                notes.append(f"the text's formulas read {symbol!r}, which nothing defines; no constant found is it "
+                             f"({quantity!r}; answer {pick!r}) (symbol_value)")  # fmt: skip
+                continue
+            added.append(Parameter(name=symbol, value=chosen.value, unit=chosen.unit, description=quantity,
+                                   symbol=symbol))  # fmt: skip
+            notes.append(f"the text's formulas read {symbol!r}, which nothing defined; it is {chosen.name} "
+                         f"({quantity}): {symbol} = {chosen.value:g} (symbol_value)")  # fmt: skip
         if not added:
             return up, notes
         return {**up, "parameters": [*up["parameters"], *added]}, notes

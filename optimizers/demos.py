@@ -97,14 +97,14 @@ def gold_record(item: Any) -> dict[str, Any]:
 def _symbol_item(record: Mapping[str, Any]) -> dict[str, Any]:
     """The Symbol value agent's demo fields: the first gold parameter named (or ``symbol``-ed) by a mathematical symbol
     the text's formulas read but that the text values only in prose ("the carriage weighs 2 kg" for ``m``), with the
-    formulas reading it and its value (none when no gold parameter is such a symbol). The demo's parameters are the
-    gold ones, so it shows the copying asked for: the value of the parameter the symbol stands for."""
+    formulas reading it, the gold parameters as the agent reads constants, the question, and the pick of that parameter
+    (none when no gold parameter is such a symbol): the choice asked for, the name of the constant the symbol is."""
     parameters = record.get("parameters")
-    if not parameters or not isinstance(record.get("description"), str) or "symbol" in record:
+    if not parameters or not isinstance(record.get("description"), str) or "question" in record:
         return {}
     from alamp.description import Description, formula_statements
-    from alamp.schema import SymbolValue
-    from alamp.symbol_values import is_math_symbol
+    from alamp.schema import Parameter, SymbolConstant
+    from alamp.symbol_values import constant_lines, is_math_symbol, symbol_question
 
     def get(parameter: Any, key: str) -> Any:
         return parameter.get(key, "") if isinstance(parameter, Mapping) else getattr(parameter, key, "")
@@ -117,8 +117,14 @@ def _symbol_item(record: Mapping[str, Any]) -> dict[str, Any]:
             continue  # a word, or a constant the text states as `symbol = value` (no question to ask)
         formulas = [f"{target} = {formula}" for target, formula, reads in statements if symbol in reads]
         if formulas:
-            answer = SymbolValue(quantity=get(parameter, "description"), value=get(parameter, "value"))
-            return {"symbol": symbol, "formulas": formulas, "answer": answer}
+            answer = SymbolConstant(quantity=get(parameter, "description"), which_constant=get(parameter, "name"))
+            known = [p if isinstance(p, Parameter) else Parameter.model_validate(p) for p in parameters]
+            return {
+                "formulas": formulas,
+                "known_constants": constant_lines(known),
+                "question": symbol_question(symbol),
+                "answer": answer,
+            }
     return {}
 
 

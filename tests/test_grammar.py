@@ -138,16 +138,21 @@ def test_lists_are_bounded_so_a_looping_answer_ends() -> None:
     assert grammar.admits(answer(MAX_LIST_ITEMS)) and not grammar.admits(answer(MAX_LIST_ITEMS + 1))
 
 
-def test_a_symbol_value_is_a_number_or_null() -> None:
+def test_a_symbol_is_one_of_the_constants_offered_or_none() -> None:
     from alamp.signatures import SymbolValueSignature
 
-    grammar = Grammar(signature_grammar(SymbolValueSignature))
+    def answer(pick: str) -> str:
+        answer = f'{{"quantity": "mass of the carriage", "which_constant": "{pick}"}}'
+        return f"[[ ## answer ## ]]\n{answer}\n\n[[ ## completed ## ]]"
 
-    def answer(value: str) -> str:
-        return f'[[ ## answer ## ]]\n{{"quantity": "mass of the pole", "value": {value}}}\n\n[[ ## completed ## ]]'
-
-    assert grammar.admits(answer("0.1")) and grammar.admits(answer("null"))
-    assert not grammar.admits(answer('"0.1 kg"')), "a value is a number, not text"
+    narrowed = Grammar(signature_grammar(SymbolValueSignature, names=["carriage_mass", "mass_ratio", "none"]))
+    assert narrowed.admits(answer("carriage_mass")) and narrowed.admits(answer("none"))
+    for refused in ("mass", "carriage_mass_2", "2.0", "gravity", "carriage_mass + 1"):
+        assert not narrowed.admits(answer(refused)), refused
+    free = Grammar(signature_grammar(SymbolValueSignature))  # no names: any identifier, never a number
+    assert free.admits(answer("gravity")) and not free.admits(answer("2.0"))
+    pick_first = answer("carriage_mass").replace('"quantity": "mass of the carriage", ', "")
+    assert not narrowed.admits(pick_first.replace("}", ', "quantity": "mass of the carriage"}')), "what it is, first"
 
 
 def test_spec_text_holds_no_string_literal() -> None:

@@ -9,7 +9,8 @@ from program_scripts import CORRIDOR, CORRIDOR_DESCRIPTION
 
 from alamp.description import Description
 from alamp.program import ALAMP, ProgramSettings
-from alamp.symbol_values import MAX_SYMBOLS_ASKED, is_math_symbol, stated_in_text, undefined_text_symbols
+from alamp.schema import Parameter
+from alamp.symbol_values import MAX_SYMBOLS_ASKED, is_math_symbol, symbol_constant, undefined_text_symbols
 from alamp.tasks import load_tasks
 from alamp.text_names import adopt_text_symbols
 
@@ -40,12 +41,17 @@ def test_at_most_a_few_symbols_are_asked_for() -> None:
     assert len(asked) == MAX_SYMBOLS_ASKED
 
 
+_CONSTANTS = [Parameter(name="sled_mass", value=2.0), Parameter(name="Friction", value=0.5)]
+
+
 @pytest.mark.parametrize(
-    ("value", "stated"),
-    [(2.0, True), (0.05, True), (-4.0, True), (2.5, False), (0.0, False), (None, False), (float("nan"), False)],
+    ("pick", "chosen"),
+    [("sled_mass", "sled_mass"), (" `sled_mass` ", "sled_mass"), ("SLED_MASS", "sled_mass"), ("friction", "Friction"),
+     ("none", None), ("None", None), ("", None), ("gravity", None), ("2.0", None)],
 )
-def test_only_a_number_the_text_states_is_kept(value: float | None, stated: bool) -> None:
-    assert stated_in_text(value, SLED) is stated
+def test_a_pick_is_read_as_one_of_the_constants_offered(pick: str, chosen: str | None) -> None:
+    found = symbol_constant(pick, _CONSTANTS)
+    assert (found.name if found else None) == chosen
 
 
 def test_gold_outputs_of_train_and_dev_tasks_leave_no_symbol_to_ask_for() -> None:
@@ -57,43 +63,46 @@ def test_gold_outputs_of_train_and_dev_tasks_leave_no_symbol_to_ask_for() -> Non
         assert undefined_text_symbols(text, defined=defined) == [], task.id
 
 
-def _sled_script(value: float) -> dict:
+def _sled_script(pick: str) -> dict:
     sar = {"sar": {"observations": ["x", "v"], "reward": "-abs(x)",
                    "actions": [{"name": "pull_left", "effect": "F = -4"}, {"name": "pull_right", "effect": "F = 4"}]}}
     variables = {"variables": [{"name": "x", "role": "state", "initial": "0"},
                                {"name": "v", "role": "state", "initial": "0"}]}  # fmt: skip
     return dict(
         CORRIDOR,
-        ParameterSignature=[{"parameters": [{"name": "c", "value": 0.5}, {"name": "dt", "value": 0.05}]}],
+        ParameterSignature=[{"parameters": [{"name": "c", "value": 0.5}, {"name": "dt", "value": 0.05},
+                                            {"name": "sled_mass", "value": 2, "unit": "kg"}]}],
         VariableSignature=[variables],
         ConstraintSignature=[{"constraints": [{"expression": "abs(x) > 5", "kind": "termination"}]}],
         ModelingSignature=[{"mdp": {"states": ["x", "v"], "actions": ["pull_left", "pull_right"], "reward": "-abs(x)",
                                     "transitions": ["v_next = v + dt*a"], "horizon": 100}}],
         SARSignature=[sar],
-        SymbolValueSignature=[{"answer": {"quantity": "mass of the sled", "value": value}}],
+        SymbolValueSignature=[{"answer": {"quantity": "mass of the sled", "which_constant": pick}}],
         EnvSignature=[{"updates": [{"target": "v", "expr": "v + dt*a"}, {"target": "x", "expr": "x + dt*v"}]}],
     )
 
 
-def test_a_symbol_valued_in_prose_becomes_a_parameter_and_the_text_formula_is_used() -> None:
-    lm = ScriptedLM(_sled_script(2.0))
+def test_a_symbol_valued_in_prose_becomes_the_constant_picked_and_the_text_formula_is_used() -> None:
+    lm = ScriptedLM(_sled_script("sled_mass"))
     dspy.configure(lm=lm, adapter=dspy.ChatAdapter())
     pred = ALAMP(ProgramSettings(num_candidates=1))(description=SLED, name="sled")
     assert pred.status == "ok", pred.error
     assert lm.calls["SymbolValueSignature"] == 1
     assert {p.name: p.value for p in pred.parameters}["m"] == 2.0
     assert pred.env_spec.constants["m"] == 2.0
-    assert any("symbol_value" in note and "m = 2" in note for note in pred.notes)
+    assert any("symbol_value" in note and "it is sled_mass" in note and "m = 2" in note for note in pred.notes)
     prompt = next(user for name, user in lm.log if name == "SymbolValueSignature")
     assert "a = (F - c*v) / m" in prompt  # the formulas that read the symbol are shown
+    assert "sled_mass" in prompt  # and the constants to pick from
 
 
-def test_a_value_the_text_does_not_state_is_dropped() -> None:
-    lm = ScriptedLM(_sled_script(3.7))
+@pytest.mark.parametrize("pick", ["none", "gravity"])
+def test_no_constant_picked_leaves_the_symbol_undefined(pick: str) -> None:
+    lm = ScriptedLM(_sled_script(pick))
     dspy.configure(lm=lm, adapter=dspy.ChatAdapter())
     pred = ALAMP(ProgramSettings(num_candidates=1, max_repairs=0))(description=SLED, name="sled")
     assert "m" not in {p.name for p in pred.parameters}
-    assert any("3.7 is no number the text states" in note for note in pred.notes), pred.notes
+    assert any("no constant found is it" in note and repr(pick) in note for note in pred.notes), pred.notes
 
 
 def test_no_formulas_no_call() -> None:
@@ -110,3 +119,14 @@ def test_no_formulas_no_call() -> None:
 )
 def test_only_mathematical_symbols_are_asked_for(name: str, symbol: bool) -> None:
     assert is_math_symbol(name) is symbol
+
+
+def test_a_train_tasks_symbol_demo_asks_the_question_and_picks_the_gold_constant() -> None:
+    from alamp.optimizers.demos import gold_record
+
+    items = [(t.id, gold_record(t)) for t in load_tasks("train")]
+    task_id, item = next((tid, item) for tid, item in items if "question" in item)
+    pick = item["answer"].which_constant
+    assert f"`{pick}`" in item["question"], task_id  # the gold parameter is named by the symbol asked about
+    assert any(line.startswith(f"{pick} = ") for line in item["known_constants"]), task_id
+    assert all(pick in formula for formula in item["formulas"]), task_id

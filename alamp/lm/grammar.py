@@ -26,6 +26,7 @@ from typing import Any
 __all__ = [
     "MAX_LIST_ITEMS",
     "GrammarUnavailableError",
+    "choice_rule",
     "expression_rules",
     "signature_grammar",
     "spec_text_rules",
@@ -36,6 +37,7 @@ __all__ = [
 # rules: an expression narrowed to a name set, and spec text of any identifiers (an expression, an optional one, or
 # assignments).
 _PLACEHOLDER = "ALAMPEXPRESSIONPLACEHOLDER"
+_CHOICE_PLACEHOLDER = "ALAMPCHOICEPLACEHOLDER"
 # Keys are GBNF rule names once prefixed with "spec-" (llama.cpp's rule names: letters, digits and dashes only).
 _SPEC_PLACEHOLDERS = {
     "expression": "ALAMPSPECEXPRESSIONPLACEHOLDER",
@@ -75,14 +77,15 @@ def _gbnf_literal(text: str) -> str:
 def _marked_properties(annotation: Any) -> dict[str, dict[str, str]]:
     """Model title -> {property: kind} for every pydantic model reachable from ``annotation``.
 
-    Kinds: ``"expression"`` (narrowable to a name set), ``"identifier"``, or a spec-text form (``"spec-expression"``,
+    Kinds: ``"expression"`` (narrowable to a name set), ``"choice"`` (one name of the set), ``"identifier"``, or a
+    spec-text form (``"spec-expression"``,
     ``"spec-optional-expression"`` when the field defaults to empty text, ``"spec-assignments"``).
     """
     import typing
 
     from pydantic import BaseModel
 
-    from alamp.schema._markers import is_expression_field, is_identifier_field, spec_text_form
+    from alamp.schema._markers import is_choice_field, is_expression_field, is_identifier_field, spec_text_form
 
     found: dict[str, dict[str, str]] = {}
     stack, seen = [annotation], set()
@@ -97,6 +100,8 @@ def _marked_properties(annotation: Any) -> dict[str, dict[str, str]]:
             for name, info in tp.model_fields.items():
                 if is_expression_field(info):
                     kinds[name] = "expression"
+                elif is_choice_field(info):
+                    kinds[name] = "choice"
                 elif is_identifier_field(info):
                     kinds[name] = "identifier"
                 elif (form := spec_text_form(info)) is not None:
@@ -113,8 +118,9 @@ _IDENTIFIER_SCHEMA = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
 
 def _mark_fields(node: Any, marked: dict[str, dict[str, str]], *, expressions: bool) -> Any:
     """A copy of a JSON schema whose identifier properties allow only identifiers, whose spec-text properties become
-    their form's placeholder pattern, and whose expression properties become the narrowed expression's placeholder
-    (when ``expressions``; else spec text of any identifiers)."""
+    their form's placeholder pattern, and whose expression and choice properties become the placeholder of the
+    narrowed expression or of one name of the set (when ``expressions``, i.e. a name set is given; else spec text
+    of any identifiers, and any identifier)."""
     if isinstance(node, list):
         return [_mark_fields(v, marked, expressions=expressions) for v in node]
     if not isinstance(node, dict):
@@ -125,8 +131,10 @@ def _mark_fields(node: Any, marked: dict[str, dict[str, str]], *, expressions: b
         for prop, kind in kinds.items():
             if prop not in out["properties"]:
                 continue
-            if kind == "identifier":
+            if kind == "identifier" or (kind == "choice" and not expressions):
                 out["properties"][prop] = dict(_IDENTIFIER_SCHEMA)
+            elif kind == "choice":
+                out["properties"][prop] = {"type": "string", "pattern": f"^{_CHOICE_PLACEHOLDER}$"}
             elif kind == "expression" and expressions:
                 out["properties"][prop] = {"type": "string", "pattern": f"^{_PLACEHOLDER}$"}
             else:  # spec text, or an update's expression not narrowed to a name set
@@ -201,6 +209,18 @@ def expression_rules(names: Iterable[str] | None, functions: Iterable[str], *, r
     return "\n".join(rules)
 
 
+def choice_rule(names: Iterable[str]) -> str:
+    """The GBNF rule ``choice``: exactly one of ``names`` (identifiers only; longest first, as in expressions).
+
+    Raises:
+        ValueError: When no name is an identifier (a choice with no option cannot be decoded).
+    """
+    options = sorted({n for n in names if re.fullmatch(r"[A-Za-z_]\w*", n)}, key=lambda w: (-len(w), w))
+    if not options:
+        raise ValueError("a choice needs at least one option that is an identifier")
+    return "choice ::= " + " | ".join(_gbnf_literal(n) for n in options)
+
+
 def spec_text_rules(functions: Iterable[str]) -> str:
     """GBNF rules for spec text of any identifiers.
 
@@ -260,6 +280,8 @@ def _cached_grammar(signature: Any, names: tuple[str, ...] | None, functions: tu
     grammar = converter.format_grammar()
     if names is not None and (literal := _gbnf_literal(_PLACEHOLDER)) in grammar:
         grammar = grammar.replace(literal, "expr") + "\n" + expression_rules(names, functions)
+    if names is not None and (literal := _gbnf_literal(_CHOICE_PLACEHOLDER)) in grammar:
+        grammar = grammar.replace(literal, "choice") + "\n" + choice_rule(names)
     spec_literals = {form: _gbnf_literal(p) for form, p in _SPEC_PLACEHOLDERS.items()}
     if any(literal in grammar for literal in spec_literals.values()):
         for form, literal in spec_literals.items():

@@ -9,7 +9,7 @@ from alamp.schema.agents import (
     Parameter,
     SARAction,
     SARSpec,
-    SymbolValue,
+    SymbolConstant,
     Variable,
 )
 from alamp.schema.env_spec import ActionSpec, Assignment, EnvSpec, RandomDraw, StateVariable
@@ -29,5 +29,5 @@ __all__ = [
     "EnvSpec",
     "ExecutionReport",
     "GeneratedCode",
-    "SymbolValue",
+    "SymbolConstant",
 ]

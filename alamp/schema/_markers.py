@@ -5,13 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "CHOICE",
     "EXPRESSION",
     "IDENTIFIER",
     "SPEC_ASSIGNMENTS",
     "SPEC_EXPRESSION",
+    "ChoiceMarker",
     "ExpressionMarker",
     "IdentifierMarker",
     "SpecTextMarker",
+    "is_choice_field",
     "is_expression_field",
     "is_identifier_field",
     "spec_text_form",
@@ -46,6 +49,25 @@ IDENTIFIER = IdentifierMarker()
 def is_identifier_field(field_info: object) -> bool:
     """Whether a pydantic ``FieldInfo`` carries the ``IDENTIFIER`` marker."""
     return any(isinstance(m, IdentifierMarker) for m in getattr(field_info, "metadata", ()) or ())
+
+
+@dataclass(frozen=True)
+class ChoiceMarker:
+    """``Annotated[str, CHOICE]``: the field names one of the options a call offers.
+
+    Constrained decoding (``alamp.lm.grammar``) decodes it as exactly one of the names passed with the call
+    (``expression_names``, the same key that narrows expressions); without names, as any identifier. A small model
+    picks well from a short list where it writes a number badly (which constant the text's ``m`` is: 7 of 7 picks
+    right on the train/dev symbols, the number asked for directly 2 of 9).
+    """
+
+
+CHOICE = ChoiceMarker()
+
+
+def is_choice_field(field_info: object) -> bool:
+    """Whether a pydantic ``FieldInfo`` carries the ``CHOICE`` marker."""
+    return any(isinstance(m, ChoiceMarker) for m in getattr(field_info, "metadata", ()) or ())
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from alamp.schema._markers import SPEC_ASSIGNMENTS, SPEC_EXPRESSION
+from alamp.schema._markers import CHOICE, SPEC_ASSIGNMENTS, SPEC_EXPRESSION
 from alamp.schema._names import Identifier, check_unique, to_identifier
 from alamp.schema._numbers import read_number
 
@@ -38,7 +38,7 @@ __all__ = [
     "SARSpec",
     "ExecutionReport",
     "GeneratedCode",
-    "SymbolValue",
+    "SymbolConstant",
 ]
 
 _SENSES = {
@@ -99,12 +99,15 @@ class Parameter(_Model):
         return _read_parameter_value(v, what="parameter value")
 
 
-class SymbolValue(_Model):
-    """The number a description states for one symbol its formulas read (``signatures/symbol_value.py``)."""
+class SymbolConstant(_Model):
+    """Which constant one symbol of a description's formulas stands for (``signatures/symbol_value.py``)."""
 
-    # Required, so that the grammar asks for the quantity before its number (a short "what it is" first).
+    # Required, and named to sort first: the grammar orders an object's properties by name, and a pick decoded
+    # before the "what it is" was right in 13 of 30 answers on the train/dev symbols (23 of 33 with it first).
     quantity: str = Field(description="what the symbol stands for, in a few words")
-    value: float | None = Field(description="the number the description states for it, or null if it gives none")
+    which_constant: Annotated[str, CHOICE] = Field(
+        description="the name of the constant it is, from the list given, or none if it is none of them"
+    )
 
 
 class Objective(_Model):
