@@ -57,8 +57,8 @@ class ChoiceMarker:
 
     Constrained decoding (``alamp.lm.grammar``) decodes it as exactly one of the names passed with the call
     (``expression_names``, the same key that narrows expressions); without names, as any identifier. A small model
-    picks well from a short list where it writes a number badly (which constant the text's ``m`` is: 7 of 7 picks
-    right on the train/dev symbols, the number asked for directly 2 of 9).
+    picks from a short list better than it writes a number (which constant the text's ``m`` is: 19 of 30 answers right
+    on the train/dev symbols, against 14 of 33 when the number itself was asked for).
     """
 
 
