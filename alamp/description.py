@@ -19,7 +19,7 @@ from alamp.interface import StatedInterface, stated_interface
 from alamp.mathtext import plain_math
 from alamp.text_step import TextStep, read_text_step
 
-__all__ = ["Description", "formula_statements", "symbols_in_text"]
+__all__ = ["Description", "formula_statements", "random_ranges_in_text", "symbols_in_text"]
 
 # "x = ...", "temp = ...", "T_in = T_in + ...": where a formula may start in the plain-form text.
 _FORMULA_START = re.compile(r"(?<![\w.*])([A-Za-z_]\w*)\s*=(?!=)\s*")
@@ -27,6 +27,29 @@ _FORMULA_START = re.compile(r"(?<![\w.*])([A-Za-z_]\w*)\s*=(?!=)\s*")
 # closing parenthesis of a remark it sits in ("(the escapement E = biomass - catch) then grow", fishery_quota, train).
 _FORMULA_END = re.compile(r",(?=\s)|;|\n|\.(?=\s|$)|\)(?=[\s,.;]|$)|$")
 _MAX_FORMULA_CHARS = 400
+
+_NUMBER = r"-?\d+(?:\.\d+)?"
+# "uniform between 0.05 and 0.2", "drawn uniformly from [-0.1, 0.1] m", "~ U(18, 32)", "uniform in [15, 20]": the
+# range follows the word within a short clause (no full stop, no line end in between).
+_RANDOM_RANGE = re.compile(
+    r"(?:\buniform(?:ly)?\b|\bU(?=[(\[]))[^.\n]{0,40}?"
+    rf"(?:between\s+({_NUMBER})\s*[^\s\d.,]*\s+and\s+({_NUMBER})|[(\[]\s*({_NUMBER})\s*,\s*({_NUMBER})\s*[)\]])"
+)
+
+
+def random_ranges_in_text(plain: str) -> list[tuple[float, float]]:
+    """The ranges the text says a quantity is drawn uniformly from, in order (``[(0.05, 0.2), (18.0, 32.0)]``).
+
+    Only ranges of two numbers; a range of symbols (``[-pi, pi)``) is not read. A range may be a start (the usual
+    case) or a per-step draw; the reader says only that the text draws a number uniformly from it.
+    """
+    found: list[tuple[float, float]] = []
+    for match in _RANDOM_RANGE.finditer(plain):
+        low, high = (match.group(1), match.group(2)) if match.group(1) is not None else (match.group(3), match.group(4))
+        pair = (float(low), float(high))
+        if pair[0] < pair[1] and pair not in found:
+            found.append(pair)
+    return found
 
 
 def _formula_names(text: str) -> list[str] | None:
@@ -110,6 +133,7 @@ class Description:
         action_symbols: Short symbols the text says stand for the chosen action.
         symbols: The symbols the text's formulas use, in order of first appearance.
         step: The update lines and random draws the text states (``alamp.text_step``).
+        random_ranges: The ranges the text says a quantity is drawn uniformly from (``random_ranges_in_text``).
     """
 
     original: str
@@ -121,6 +145,7 @@ class Description:
     action_symbols: frozenset[str] = frozenset()
     symbols: tuple[str, ...] = ()
     step: TextStep = field(default_factory=TextStep)
+    random_ranges: tuple[tuple[float, float], ...] = ()
 
     @classmethod
     def read(cls, original: str, *, plain: bool = True) -> Description:
@@ -149,6 +174,7 @@ class Description:
             action_symbols=frozenset(action_symbols_in_text(text)),
             symbols=tuple(symbols_in_text(plain_text)),
             step=read_text_step(plain_text),
+            random_ranges=tuple(random_ranges_in_text(plain_text)),
         )
 
     @property

@@ -295,6 +295,11 @@ def _no_action_effect(spec: Any) -> str:
     )  # fmt: skip
 
 
+def _is_text_form(label: Any) -> bool:
+    """Whether a candidate's label marks the form with the text's own update lines (``"0t"``: from answer 0)."""
+    return isinstance(label, str) and label.endswith("t")
+
+
 def _agent_failure(route: str, candidate: int, attempt: int, error: str) -> dict[str, Any]:
     """The attempt record of an agent whose answer could not be read (nothing was checked)."""
     return {"route": route, "candidate": candidate, "attempt": attempt, "passed": False, "stage_failed": "agent",
@@ -482,6 +487,8 @@ class _Pipeline(dspy.Module):
                 text_constants=text.constants,
                 text_action_symbols=set(text.action_symbols),
                 text_formulas=text.formulas,
+                text_random_ranges=text.random_ranges,
+                text_draws=text.step.draws,
             )
         except AssemblyError as exc:
             return _Built(report=ExecutionReport(passed=False, stage_failed="spec", error="\n".join(exc.problems)))
@@ -580,21 +587,35 @@ class _Pipeline(dspy.Module):
                          f"(env_budget_s={budget:g}) with {len(passing)} passing candidate(s)")  # fmt: skip
         return True
 
-    def _decided(self, passing: list[tuple[int, Any, _Built]], *, remaining: int) -> bool:
-        """Whether the samples still to come cannot change the consensus (its largest group leads by more)."""
+    def _decided(self, passing: list[tuple[int, Any, _Built]], *, remaining: int, text: Description) -> bool:
+        """Whether the samples still to come cannot change the consensus (its largest group leads by more, and no
+        later sample could add the first candidate with the text's lines, which would be chosen among first)."""
         if remaining == 0:
             return True
-        sizes = self._consensus(passing)[1]["groups"]
+        record = self._consensus(passing)[1]
+        if record["pool"] == "all" and text.step.updates:
+            return False
+        sizes = record["groups"]
         runner_up = sizes[1] if len(sizes) > 1 else 0
         return sizes[0] - runner_up > remaining
 
     def _consensus(self, passing: list[tuple[int, Any, _Built]]) -> tuple[int, dict[str, Any]]:
-        """The position of the chosen passing candidate and the consensus record (group sizes, agreement)."""
+        """The position of the chosen passing candidate and the consensus record (group sizes, agreement).
+
+        Candidates that take the text's own update lines (``_try_text_step``) are chosen among first; the others
+        only when none of those passed. Agreement among the agent's answers is weak evidence when they copy the same
+        upstream answer: on positioning_stage (dev) three Env answers copied the Modeling agent's wrong transition
+        and outvoted the candidates with the text's lines, which were the reference's dynamics.
+        """
         labels = [candidate for candidate, _, _ in passing]
-        if len(passing) == 1:
-            return 0, {"groups": [1], "members": [labels], "chosen": labels[0], "agreement": 1.0}
-        consensus = choose([built.behaviour(seed=self.settings.seed) for _, _, built in passing])
-        return consensus.chosen, consensus.as_record(labels)
+        text_form = [i for i, label in enumerate(labels) if _is_text_form(label)]
+        pool = text_form or list(range(len(passing)))
+        pool_name = "text lines" if text_form else "all"
+        if len(pool) == 1:
+            return pool[0], {"groups": [1], "members": [[labels[pool[0]]]], "chosen": labels[pool[0]],
+                             "agreement": 1.0, "pool": pool_name}  # fmt: skip
+        consensus = choose([passing[i][2].behaviour(seed=self.settings.seed) for i in pool])
+        return pool[consensus.chosen], {**consensus.as_record([labels[i] for i in pool]), "pool": pool_name}
 
     @staticmethod
     def _failed_env(attempts: list[dict[str, Any]], notes: list[str], route: str) -> dict[str, Any]:
@@ -833,7 +854,7 @@ class ALAMP(_Pipeline):
                 if (built.report.passed and built.assembly is not None) or text_passed:
                     break
                 feedback = cap_text(built.report.error)  # the checker's message, bounded for the prompt
-            if passing and self._decided(passing, remaining=self.settings.num_candidates - candidate - 1):
+            if passing and self._decided(passing, remaining=self.settings.num_candidates - candidate - 1, text=text):
                 break
         if not passing:
             failed = self._failed_env(attempts, symbol_notes, "compiler")
@@ -1140,7 +1161,7 @@ class SingleModelBaseline(_Pipeline):
             first = first or result
             if built.report.passed:
                 passing.append((candidate, result, built))
-            if passing and self._decided(passing, remaining=self.settings.num_candidates - candidate - 1):
+            if passing and self._decided(passing, remaining=self.settings.num_candidates - candidate - 1, text=text):
                 break
         if passing:
             chosen, consensus = self._consensus(passing)

@@ -610,7 +610,9 @@ def _html_env(data: RunReportData) -> str:
         out.append("<h3>Candidate agreement</h3>")
         members = consensus.get("members") or []
         detail = (" (" + "; ".join("candidates " + ", ".join(map(str, m)) for m in members) + ")") if members else ""
-        out.append(f"<p>The candidates that passed the checks behave as {len(groups)} distinct environment(s): "
+        compared = ("The candidates with the text's own update lines (chosen among first)"
+                    if consensus.get("pool") == "text lines" else "The candidates")  # fmt: skip
+        out.append(f"<p>{compared} that passed the checks behave as {len(groups)} distinct environment(s): "
                    f"groups of sizes {_e(', '.join(str(g) for g in groups))}{_e(detail)}. Candidate {_e(chosen)}, "
                    f"of the largest group, was chosen. Agreement: <b>{_e(_num(agreement, 3))}</b> (the share of "
                    "the compared candidates in the chosen group).</p>")  # fmt: skip
@@ -818,7 +820,8 @@ def render_markdown(data: RunReportData) -> str:
               f"**{'passed' if env.get('passed') else 'failed'}**, repairs: {env.get('repairs', 0)}.", ""]
     consensus = env.get("consensus")
     if isinstance(consensus, dict):
-        lines += [f"Candidate agreement: {_num(consensus.get('agreement'), 3)} (groups of sizes "
+        among = " among those with the text's own update lines" if consensus.get("pool") == "text lines" else ""
+        lines += [f"Candidate agreement{among}: {_num(consensus.get('agreement'), 3)} (groups of sizes "
                   f"{', '.join(str(g) for g in consensus.get('groups') or [])}; candidate {consensus.get('chosen')} "
                   "chosen).", ""]  # fmt: skip
     if env.get("attempts"):

@@ -20,6 +20,7 @@ import pytest
 from alamp.assembly import PASSES, Assembly, AssemblyError, assemble, census, pass_named
 from alamp.assembly.census import fired_from_notes, main
 from alamp.assembly.text import action_symbols_in_text, constants_in_text, formulas_in_text
+from alamp.description import Description, random_ranges_in_text
 from alamp.schema import Assignment, Constraint, MDPModel, Parameter, SARAction
 from alamp.spec import SpecError, compile_spec
 from alamp.tasks import load_task, task_ids
@@ -107,7 +108,8 @@ def test_every_repair_pass_has_a_test() -> None:
 
 @pytest.mark.parametrize("task_id", [t for t in task_ids() if t not in TEST_TASKS])
 def test_gold_outputs_need_no_repair(task_id: str) -> None:
-    assert assemble(**gold(task_id)).fired == {}
+    text = Description.read(load_task(task_id).description)  # what the text draws: the starts are gold already
+    assert assemble(**gold(task_id), text_random_ranges=text.random_ranges, text_draws=text.step.draws).fired == {}
 
 
 def test_without_build_spec_nothing_is_assembled() -> None:
@@ -193,6 +195,67 @@ def test_start_range_not_bounds() -> None:
     assert assembly.spec.state[1].clip  # the outdoor temperature's real bounds are kept
     kept = assemble(**outputs, passes=without("start_range_not_bounds")).spec.state[0]
     assert (kept.low, kept.high, kept.clip) == (15, 20, True)
+
+
+@covers("start_range_from_text")
+def test_start_range_from_text() -> None:
+    # positioning_stage (dev): "a position drawn uniformly from [-0.1, 0.1] m" given as the bounds of the position,
+    # with no start; the carriage was then held within 0.1 m of the rest point for the whole episode.
+    task = load_task("positioning_stage")
+    outputs = gold("positioning_stage")
+    outputs["variables"] = [v.model_copy(update={"low": -0.1, "high": 0.1, "initial": ""}) if v.name == "position"
+                            else v for v in outputs["variables"]]  # fmt: skip
+    ranges = Description.read(task.description).random_ranges
+    assembly = assemble(**outputs, text_random_ranges=ranges)
+    assert set(assembly.fired) == {"start_range_from_text", "start_range_not_bounds"}, assembly.fired
+    position = assembly.spec.state[0]
+    assert position.init == "uniform(-0.1, 0.1)" and not position.clip
+    assert -0.1 <= float(env(assembly).unwrapped.get_state()[0]) <= 0.1
+    confined = assemble(**outputs, text_random_ranges=ranges, passes=without("start_range_from_text")).spec.state[0]
+    assert (confined.low, confined.high, confined.clip) == (-0.1, 0.1, True)
+    # A variable whose start the text gives as a number elsewhere keeps it: only an empty or in-range point start.
+    outputs["variables"] = [v.model_copy(update={"initial": "0.5"}) if v.name == "position" else v
+                            for v in outputs["variables"]]  # fmt: skip
+    assert "start_range_from_text" not in assemble(**outputs, text_random_ranges=ranges).fired
+
+
+@covers("start_from_text_draw")
+def test_start_from_text_draw() -> None:
+    # lunar_descent (dev): "initial: h ~ U(150, 250), v ~ U(-10, -5)" became the starts 150 and -10.
+    task = load_task("lunar_descent")
+    draws = Description.read(task.description).step.draws
+    outputs = gold("lunar_descent")
+    points = {"altitude": ("150", "h"), "velocity": ("-10", "v")}  # the text's symbols for the two states
+    outputs["variables"] = [v.model_copy(update={"initial": points[v.name][0], "symbol": points[v.name][1]})
+                            if v.name in points else v for v in outputs["variables"]]  # fmt: skip
+    assembly = assemble(**outputs, text_draws=draws)
+    fired_alone(assembly, "start_from_text_draw")
+    starts = {s.name: s.init for s in assembly.spec.state}
+    assert starts["altitude"] == "uniform(150, 250)" and starts["velocity"] == "uniform(-10, -5)"
+    kept = {s.name: s.init for s in assemble(**outputs, passes=without("start_from_text_draw")).spec.state}
+    assert kept["altitude"] == "150"
+    # cruise_control (train) writes the start with the subscript 0 (v_0 ~ U(18, 32)) for the speed whose symbol is v.
+    cruise = gold("cruise_control")
+    cruise["variables"] = [v.model_copy(update={"initial": ""}) if v.name == "speed" else v
+                           for v in cruise["variables"]]  # fmt: skip
+    text = Description.read(load_task("cruise_control").description)
+    speed = next(s for s in assemble(**cruise, text_draws=text.step.draws).spec.state if s.name == "speed")
+    assert speed.init == "uniform(18, 32)"
+
+
+@pytest.mark.parametrize(
+    ("text", "ranges"),
+    [
+        ("At inoculation X is uniform between 0.05 and 0.2 g/L and S = S_in.", [(0.05, 0.2)]),
+        ("the level is uniformly distributed between 0.2 m and 0.8 m.", [(0.2, 0.8)]),
+        ("Start: v_0 ~ U(18, 32) m/s and gamma_0 ~ U(-0.03, 0.03).", [(18.0, 32.0), (-0.03, 0.03)]),
+        ("theta uniform in [-pi, pi) and theta_dot uniform in [-1, 1] rad/s.", [(-1.0, 1.0)]),
+        ("a uniform rod, mass m = 1 kg. It starts at [0, 1].", []),
+    ],
+)
+def test_random_ranges_in_text(text: str, ranges: list[tuple[float, float]]) -> None:
+    # Phrasings of chemostat, tank_level, cruise_control and pendulum_swingup (train/dev); a "uniform rod" is no draw.
+    assert random_ranges_in_text(text) == ranges
 
 
 @covers("bounded_exogenous_is_uniform")

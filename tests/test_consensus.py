@@ -64,7 +64,8 @@ def _run(env_answers: list[dict], *, candidates: int, repairs: int = 0):
 def test_the_program_takes_the_largest_agreeing_group_not_the_first_pass() -> None:
     lm, pred = _run([_HEAVY, _EXACT, _EXACT], candidates=3)
     assert pred.env_passed and lm.calls["EnvSignature"] == 3
-    assert pred.consensus == {"groups": [2, 1], "members": [[1, 2], [0]], "chosen": 1, "agreement": 0.667}
+    expected = {"groups": [2, 1], "members": [[1, 2], [0]], "chosen": 1, "agreement": 0.667, "pool": "all"}
+    assert pred.consensus == expected
     assert "2 * gravity" not in str(pred.updates)
 
 
@@ -86,7 +87,7 @@ def test_sampling_stops_once_later_candidates_cannot_change_the_winner() -> None
 
 def test_one_candidate_records_full_agreement() -> None:
     _, pred = _run([_EXACT], candidates=1)
-    assert pred.consensus == {"groups": [1], "members": [[0]], "chosen": 0, "agreement": 1.0}
+    assert pred.consensus == {"groups": [1], "members": [[0]], "chosen": 0, "agreement": 1.0, "pool": "all"}
 
 
 def test_nothing_passing_records_no_consensus() -> None:

@@ -108,6 +108,11 @@ def test_consensus_among_candidates_is_rendered(runs: dict[str, Path], tmp_path:
     assert "Candidate agreement" in page and "sizes 3, 1 (candidates 0, 2, 3; candidates 1)" in page
     assert "Candidate 0, of the largest group, was chosen" in page and "<b>0.75</b>" in page
     assert "Candidate agreement: 0.75" in markdown
+    run["env"]["consensus"] |= {"pool": "text lines", "members": [["0t", "2t", "3t"], ["1t"]], "chosen": "0t"}
+    (run_dir / "run.json").write_text(json.dumps(run))
+    page, markdown = _report(run_dir)
+    assert "The candidates with the text's own update lines (chosen among first) that passed" in page
+    assert "Candidate agreement among those with the text's own update lines: 0.75" in markdown
 
 
 def test_text_that_is_not_an_expression_is_shown_as_written(runs: dict[str, Path], tmp_path: Path) -> None:

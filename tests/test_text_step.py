@@ -91,14 +91,26 @@ _TANK = {
 }  # fmt: skip
 
 
-def test_the_text_form_joins_the_consensus_and_wins_a_tie() -> None:
+def test_the_text_form_is_chosen_ahead_of_the_agents_answers() -> None:
     lm = ScriptedLM(_TANK)
     dspy.configure(lm=lm, adapter=dspy.ChatAdapter())
     pred = ALAMP(ProgramSettings(num_candidates=1, max_repairs=0))(description=_TANK_TEXT, name="tank")
     assert pred.env_passed and lm.calls["EnvSignature"] == 1
     assert [(u.target, u.expr) for u in pred.updates] == [("h", "clip(h + q - 3, 0, 100)")]
-    assert pred.consensus["members"] == [["0t"], [0]] and pred.consensus["chosen"] == "0t"
+    assert pred.consensus["chosen"] == "0t" and pred.consensus["pool"] == "text lines"
     assert [a.get("form") for a in pred.attempts] == ["text", None]
+
+
+def test_agreeing_agent_answers_do_not_outvote_the_texts_lines() -> None:
+    # positioning_stage (dev): three Env answers copied the Modeling agent's wrong transition and agreed with each
+    # other; the one candidate with the text's lines (the reference's dynamics) was outvoted 3 to 1.
+    lm = ScriptedLM(_TANK)  # the same wrong answer every time
+    dspy.configure(lm=lm, adapter=dspy.ChatAdapter())
+    pred = ALAMP(ProgramSettings(num_candidates=3, max_repairs=0, env_budget_s=None))(description=_TANK_TEXT,
+                                                                                      name="tank")  # fmt: skip
+    assert lm.calls["EnvSignature"] == 3  # not decided early: the agent's answers were never the pool
+    assert pred.consensus["chosen"] == "0t" and pred.consensus["members"] == [["0t"]]
+    assert [(u.target, u.expr) for u in pred.updates] == [("h", "clip(h + q - 3, 0, 100)")]
 
 
 def test_the_baseline_gets_the_text_form_too() -> None:

@@ -28,6 +28,8 @@ def assemble(
     text_constants: Mapping[str, float] | None = None,
     text_action_symbols: Collection[str] = (),
     text_formulas: Mapping[str, str] | None = None,
+    text_random_ranges: Sequence[tuple[float, float]] = (),
+    text_draws: Mapping[str, str] | None = None,
     passes: Sequence[Pass] = PASSES,
 ) -> Assembly:
     """Build an ``EnvSpec`` from the agents' outputs by running the assembly passes in order.
@@ -51,6 +53,11 @@ def assemble(
         text_formulas: Names the description defines by a formula (see :func:`alamp.assembly.formulas_in_text`):
             a name read but defined nowhere gets its formula as an update before its first reader (with the formulas
             it needs).
+        text_random_ranges: Ranges the description says a quantity is drawn uniformly from (see
+            :func:`alamp.description.random_ranges_in_text`): bounds equal to one, on a variable with no random
+            start, are its start.
+        text_draws: Draws the description writes as formulas (``h ~ U(150, 250)``; see
+            :func:`alamp.text_step.read_text_step`): a state variable drawn this way starts at its draw.
         passes: The passes to run, in order (default :data:`alamp.assembly.PASSES`; a subset shows what one rule
             changes, e.g. in a test or an ablation).
 
@@ -73,6 +80,8 @@ def assemble(
         text_constants=text_constants or {},
         text_action_symbols=text_action_symbols,
         text_formulas=text_formulas or {},
+        text_random_ranges=tuple(text_random_ranges),
+        text_draws=dict(text_draws or {}),
     )
     for step in passes:
         state.current_pass = step.name

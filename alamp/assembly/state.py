@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from alamp.assembly.names import reserved_names
@@ -44,6 +44,8 @@ class AssemblyState:
         text_constants: Names the description defines with one number.
         text_action_symbols: Symbols the description says stand for the chosen action.
         text_formulas: Names the description defines by a formula.
+        text_random_ranges: Ranges the description says a quantity is drawn uniformly from.
+        text_draws: Draws the description writes as formulas (name -> ``uniform(150, 250)``).
         state_vars: The state variables as the Variable agent gave them (copies; passes may change bounds/start).
         constants: Name -> value.
         state: The spec's state variables.
@@ -75,6 +77,8 @@ class AssemblyState:
     text_constants: Mapping[str, float]
     text_action_symbols: Collection[str]
     text_formulas: Mapping[str, str]
+    text_random_ranges: Sequence[tuple[float, float]] = ()
+    text_draws: Mapping[str, str] = field(default_factory=dict)
     state_vars: list[Variable] = field(default_factory=list)
     constants: dict[str, float] = field(default_factory=dict)
     state: list[StateVariable] = field(default_factory=list)
