@@ -489,6 +489,7 @@ class _Pipeline(dspy.Module):
                 text_formulas=text.formulas,
                 text_random_ranges=text.random_ranges,
                 text_draws=text.step.draws,
+                objectives=up.get("objectives") or (),
             )
         except AssemblyError as exc:
             return _Built(report=ExecutionReport(passed=False, stage_failed="spec", error="\n".join(exc.problems)))

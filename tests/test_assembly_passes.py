@@ -53,6 +53,7 @@ def gold(task_id: str) -> dict[str, Any]:
         "sar": g.sar,
         "updates": list(g.env_spec.updates),
         "name": task_id,
+        "objectives": list(g.objectives),
     }
 
 
@@ -454,6 +455,24 @@ def test_reward_from_update() -> None:
     assembly = assemble(**outputs)
     fired_alone(assembly, "reward_from_update")
     assert assembly.spec.reward == "reward"
+
+
+@covers("reward_sign_from_objective")
+def test_reward_sign_from_objective() -> None:
+    # positioning_stage (dev): the objective "min abs(x - x_ref) ..." copied as the reward with no sign; the policy was
+    # trained to drive the carriage away from the target.
+    outputs = gold("positioning_stage")
+    cost = next(o for o in outputs["objectives"] if o.sense == "min").expression
+    outputs["sar"] = outputs["sar"].model_copy(update={"reward": cost.replace(" ", "")})  # same expression, respaced
+    assembly = assemble(**outputs)
+    fired_alone(assembly, "reward_sign_from_objective")
+    assert assembly.spec.reward == f"-({cost.replace(' ', '')})"
+    assert assemble(**outputs, passes=without("reward_sign_from_objective")).spec.reward == cost.replace(" ", "")
+    # A maximised objective, or a reward that differs from the cost, is left alone.
+    maximised = [o.model_copy(update={"sense": "max"}) for o in outputs["objectives"]]
+    assert "reward_sign_from_objective" not in assemble(**outputs | {"objectives": maximised}).fired
+    other = outputs["sar"].model_copy(update={"reward": f"-({cost})"})
+    assert "reward_sign_from_objective" not in assemble(**outputs | {"sar": other}).fired
 
 
 @covers("termination_from_mdp")

@@ -9,7 +9,7 @@ from alamp.assembly.assembly_pass import Pass
 from alamp.assembly.passes import PASSES
 from alamp.assembly.result import Assembly
 from alamp.assembly.state import AssemblyState
-from alamp.schema import Assignment, Constraint, MDPModel, Parameter, SARSpec, Variable
+from alamp.schema import Assignment, Constraint, MDPModel, Objective, Parameter, SARSpec, Variable
 
 __all__ = ["assemble"]
 
@@ -30,6 +30,7 @@ def assemble(
     text_formulas: Mapping[str, str] | None = None,
     text_random_ranges: Sequence[tuple[float, float]] = (),
     text_draws: Mapping[str, str] | None = None,
+    objectives: Sequence[Objective] = (),
     passes: Sequence[Pass] = PASSES,
 ) -> Assembly:
     """Build an ``EnvSpec`` from the agents' outputs by running the assembly passes in order.
@@ -58,6 +59,7 @@ def assemble(
             start, are its start.
         text_draws: Draws the description writes as formulas (``h ~ U(150, 250)``; see
             :func:`alamp.text_step.read_text_step`): a state variable drawn this way starts at its draw.
+        objectives: Objective agent output (a reward that copies a minimised cost gets its sign from it).
         passes: The passes to run, in order (default :data:`alamp.assembly.PASSES`; a subset shows what one rule
             changes, e.g. in a test or an ablation).
 
@@ -82,6 +84,7 @@ def assemble(
         text_formulas=text_formulas or {},
         text_random_ranges=tuple(text_random_ranges),
         text_draws=dict(text_draws or {}),
+        objectives=tuple(objectives),
     )
     for step in passes:
         state.current_pass = step.name

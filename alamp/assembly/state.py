@@ -12,6 +12,7 @@ from alamp.schema import (
     Constraint,
     EnvSpec,
     MDPModel,
+    Objective,
     Parameter,
     RandomDraw,
     SARSpec,
@@ -46,6 +47,7 @@ class AssemblyState:
         text_formulas: Names the description defines by a formula.
         text_random_ranges: Ranges the description says a quantity is drawn uniformly from.
         text_draws: Draws the description writes as formulas (name -> ``uniform(150, 250)``).
+        objectives: The Objective agent's output (which way each goal points).
         state_vars: The state variables as the Variable agent gave them (copies; passes may change bounds/start).
         constants: Name -> value.
         state: The spec's state variables.
@@ -79,6 +81,7 @@ class AssemblyState:
     text_formulas: Mapping[str, str]
     text_random_ranges: Sequence[tuple[float, float]] = ()
     text_draws: Mapping[str, str] = field(default_factory=dict)
+    objectives: Sequence[Objective] = ()
     state_vars: list[Variable] = field(default_factory=list)
     constants: dict[str, float] = field(default_factory=dict)
     state: list[StateVariable] = field(default_factory=list)

@@ -36,6 +36,7 @@ from alamp.assembly.passes import (
     parameter_as_state_start,
     parameter_symbol_aliases,
     reward_from_update,
+    reward_sign_from_objective,
     reward_termination_observation,
     self_update_is_counter,
     start_from_text_draw,
@@ -85,6 +86,7 @@ PASSES: tuple[Pass, ...] = tuple(
         # reward, termination, observation
         reward_termination_observation,
         reward_from_update,
+        reward_sign_from_objective,
         termination_from_mdp,
         done_update_terminates,
         # names read as values
