@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 
 from alamp.assembly.assembly_pass import Pass
+from alamp.assembly.passes.start_range_from_text import point_start_inside
 from alamp.assembly.state import AssemblyState
 from alamp.schema import Variable
 from alamp.schema._names import to_identifier
@@ -32,16 +33,6 @@ def _names(var: Variable) -> list[str]:
     return [*names, *(f"{n}_0" for n in names)]
 
 
-def _point_start_inside(var: Variable, low: float, high: float) -> bool:
-    text = (var.initial or "").strip()
-    if not text:
-        return True
-    try:
-        return low <= float(text) <= high
-    except ValueError:
-        return False
-
-
 def run(state: AssemblyState) -> None:
     for var in state.state_vars:
         for name in _names(var):
@@ -49,7 +40,7 @@ def run(state: AssemblyState) -> None:
             if match is None:
                 continue
             low, high = float(match.group(2)), float(match.group(3))
-            if low < high and _point_start_inside(var, low, high):
+            if low < high and point_start_inside(var, low, high):
                 draw = match.group(0)
                 state.fire(
                     f"state {var.name!r}: the text draws {name} ~ {draw}; it starts there, not at "

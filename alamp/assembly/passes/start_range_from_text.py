@@ -21,7 +21,7 @@ from alamp.assembly.state import AssemblyState
 from alamp.schema import Variable
 
 
-def _start_inside(var: Variable, low: float, high: float) -> bool:
+def point_start_inside(var: Variable, low: float, high: float) -> bool:
     """An empty start, or a plain number in ``[low, high]`` (a point start the model took from the range)."""
     text = (var.initial or "").strip()
     if not text:
@@ -38,7 +38,7 @@ def run(state: AssemblyState) -> None:
         if var.low is None or var.high is None or not (math.isfinite(var.low) and math.isfinite(var.high)):
             continue
         for low, high in state.text_random_ranges:
-            if math.isclose(var.low, low) and math.isclose(var.high, high) and _start_inside(var, low, high):
+            if math.isclose(var.low, low) and math.isclose(var.high, high) and point_start_inside(var, low, high):
                 start = f"uniform({low:g}, {high:g})"
                 state.fire(
                     f"state {var.name!r}: bounds [{var.low:g}, {var.high:g}] are a range the text draws from and its "
