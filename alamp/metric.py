@@ -44,6 +44,7 @@ __all__ = [
     "modeling_score",
     "modeling_breakdown",
     "fidelity",
+    "fidelity_parts",
     "start_fidelity",
     "evaluate_on_reference",
     "metric_score",
@@ -104,6 +105,11 @@ class Verdict(BaseModel):
     fidelity: float | None = Field(default=None, description="share of sampled transitions that agree; None: n/a")
     start_fidelity: float | None = Field(
         default=None, description="share of observations whose start distribution agrees; None: n/a"
+    )
+    fidelity_parts: dict[str, float] | None = Field(
+        default=None,
+        description="share of the same transitions on which each part agrees: step (the next observation), reward, "
+        "termination; None: n/a",
     )
     path: Literal["compiler", "llm"] | None = None
     messages: list[str] = Field(default_factory=list)
@@ -367,7 +373,7 @@ def _step_from(env: gym.Env, state: np.ndarray, action: int, seed: int) -> tuple
     return np.asarray(obs, dtype=np.float64).reshape(-1), float(reward), bool(terminated)
 
 
-def fidelity(
+def fidelity_parts(
     task: Task,
     make_generated_env: Callable[[], gym.Env],
     *,
@@ -376,7 +382,7 @@ def fidelity(
     repeats: int | None = None,
     atol: float = 1e-4,
     rtol: float = 1e-4,
-) -> float | None:
+) -> dict[str, float] | None:
     """Share of sampled reference (state, action) pairs where the generated environment agrees with the reference.
 
     Both environments are put in the same state with ``set_state`` (the reference's state vector, in the order
@@ -393,8 +399,9 @@ def fidelity(
     fidelity for it.
 
     Returns:
-        The share in [0, 1], or ``None`` when the generated environment has no ``set_state`` or no pair could be
-        checked.
+        Shares in [0, 1] of the checked pairs on which ``all`` three agree, and on which each part agrees: ``step``
+        (the next observation), ``reward`` and ``termination`` (a step that matches while the reward does not says
+        where to look); ``None`` when the generated environment has no ``set_state`` or no pair could be checked.
     """
     generated = make_generated_env()
     try:
@@ -409,7 +416,8 @@ def fidelity(
             states = _sample_reference_states(task, ref, n_samples, rng)
             pairs = [(state, int(rng.integers(n_actions))) for state in states]
         in_space = _observation_bounds_check(ref.observation_space)
-        agree = checked = 0
+        agree = {part: 0 for part in _FIDELITY_PARTS}
+        checked = 0
         for state, action in pairs:
             ref_out = [_step_from(ref, state, action, int(rng.integers(2**31))) for _ in range(reps)]
             if not all(in_space(obs) for obs, _, _ in ref_out):
@@ -419,11 +427,19 @@ def fidelity(
                 gen_out = [_step_from(generated, state, action, int(rng.integers(2**31))) for _ in range(reps)]
             except Exception:  # noqa: BLE001 - any failure of generated code is a disagreement, not a crash
                 continue
-            agree += _outcomes_agree(ref_out, gen_out, atol=atol, rtol=rtol)
+            for part, agrees in _parts_agree(ref_out, gen_out, atol=atol, rtol=rtol).items():
+                agree[part] += agrees
         ref.close()
-        return agree / checked if checked else None
+        return {part: count / checked for part, count in agree.items()} if checked else None
     finally:
         generated.close()
+
+
+def fidelity(task: Task, make_generated_env: Callable[[], gym.Env], **kwargs: Any) -> float | None:
+    """Share of sampled reference (state, action) pairs where next observation, reward and termination all agree
+    (:func:`fidelity_parts`, whose keyword arguments it takes)."""
+    parts = fidelity_parts(task, make_generated_env, **kwargs)
+    return None if parts is None else parts["all"]
 
 
 def start_fidelity(
@@ -487,7 +503,13 @@ def _observation_bounds_check(space: gym.Space) -> Callable[[np.ndarray], bool]:
     return check
 
 
-def _outcomes_agree(ref_out: list, gen_out: list, *, atol: float, rtol: float) -> bool:
+_FIDELITY_PARTS = ("all", "step", "reward", "termination")
+
+
+def _parts_agree(ref_out: list, gen_out: list, *, atol: float, rtol: float) -> dict[str, bool]:
+    """Whether the outcomes agree, in all and per part (the observation columns, the reward, the termination flag)."""
+    disagree = dict.fromkeys(_FIDELITY_PARTS, False)
+
     def stack(out: list) -> np.ndarray | None:
         rows = [np.concatenate([o, [r, float(t)]]) for o, r, t in out]
         if len({row.shape for row in rows}) != 1:
@@ -495,16 +517,16 @@ def _outcomes_agree(ref_out: list, gen_out: list, *, atol: float, rtol: float) -
         return np.stack(rows)
 
     a, b = stack(ref_out), stack(gen_out)
-    if a is None or b is None or a.shape != b.shape:
-        return False
-    if not (np.all(np.isfinite(b))):
-        return False
+    if a is None or b is None or a.shape != b.shape or not np.all(np.isfinite(b)):
+        return disagree
     mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
     slack = atol + rtol * np.abs(mean_a)
     if len(ref_out) > 1:
         se = np.sqrt(a.var(axis=0) / len(a) + b.var(axis=0) / len(b))
         slack = slack + 4.0 * se
-    return bool(np.all(np.abs(mean_a - mean_b) <= slack))
+    close = np.abs(mean_a - mean_b) <= slack
+    return {"all": bool(np.all(close)), "step": bool(np.all(close[:-2])), "reward": bool(close[-2]),
+            "termination": bool(close[-1])}  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -544,6 +566,7 @@ def grade(
         messages.append("training did not finish with a policy")
 
     fid: float | None = None
+    parts: dict[str, float] | None = None
     start_fid: float | None = None
     if coded and outcome.make_env is None and outcome.path == "llm":
         # The llm route's environment is generated code: it ran the executor's checks in the sandbox, and it
@@ -551,7 +574,9 @@ def grade(
         messages.append("fidelity n/a: generated code runs only in the sandbox")
     if coded and outcome.make_env is not None and fidelity_samples > 0:
         try:
-            fid = fidelity(task, outcome.make_env, n_samples=fidelity_samples, seed=seed)  # type: ignore[arg-type]
+            make_env = outcome.make_env
+            parts = fidelity_parts(task, make_env, n_samples=fidelity_samples, seed=seed)  # type: ignore[arg-type]
+            fid = None if parts is None else parts["all"]
         except Exception as exc:  # noqa: BLE001 - a broken generated env scores 0, it must not crash the grader
             fid = 0.0
             messages.append(f"fidelity check failed: {type(exc).__name__}: {exc}")
@@ -587,6 +612,7 @@ def grade(
         modeling_details=details,
         fidelity=fid,
         start_fidelity=start_fid,
+        fidelity_parts=parts,
         path=outcome.path,
         messages=messages,
     )

@@ -806,8 +806,11 @@ def next_steps(
     elif status == "policy_failed":
         verdict = summary.get("verdict") or {}
         if verdict.get("fidelity") is not None and verdict["fidelity"] < 0.99:
-            steps.append(f"the environment's dynamics disagree with the reference (fidelity {verdict['fidelity']:.2f}):"
-                         f" compare {spec_file} with the description, fix it, then {with_spec}")
+            parts = verdict.get("fidelity_parts") or {}
+            where = ", ".join(f"{k} {parts[k]:.2f}" for k in ("step", "reward", "termination") if k in parts)
+            steps.append(f"the environment's dynamics disagree with the reference (fidelity {verdict['fidelity']:.2f}"
+                         f"{'; ' + where if where else ''}): compare {spec_file} with the description, fix it, "
+                         f"then {with_spec}")
         steps.append("train longer or tune: trainer.dqn.total_timesteps=200000, or trainer=tune")
         if not cfg.get("spec"):
             steps.append(f"other samples of the agents: python -m alamp.run {given} seed=1   "

@@ -228,6 +228,12 @@ def _num(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def _fidelity_parts(verdict: Mapping[str, Any]) -> str:
+    """``step 1.000, reward 0.020, termination 1.000`` (empty when the verdict has no parts)."""
+    parts = verdict.get("fidelity_parts") or {}
+    return ", ".join(f"{k} {_num(parts[k], 3)}" for k in ("step", "reward", "termination") if k in parts)
+
+
 def _start_differences(data: RunReportData) -> list[dict[str, str]]:
     """The observation entries whose start distribution differs from the reference's (from the verdict's messages)."""
     names = list((data.outputs.get("sar") or {}).get("observations") or [])
@@ -461,6 +467,9 @@ def _html_verdict(data: RunReportData) -> str:
         rows.append(("fidelity", f"{_num(verdict.get('fidelity'), 3)} <span class=note>share of sampled reference "
                      "(state, action) pairs where this environment gives the same next observation, reward and "
                      "termination</span>"))
+        if parts := _fidelity_parts(verdict):
+            rows.append(("fidelity by part", f"{_e(parts)} <span class=note>the same pairs, each part alone: where "
+                         "the environment departs from the reference</span>"))
         rows.append(("start fidelity", f"{_num(verdict.get('start_fidelity'), 3)} <span class=note>share of "
                      "observation entries whose distribution at reset agrees with the reference's</span>"))
         out.append('<table class="metrics">' + "".join(f"<tr><td>{_e(k)}</td><td>{v}</td></tr>" for k, v in rows)
@@ -774,6 +783,7 @@ def render_markdown(data: RunReportData) -> str:
     lines.append("")
     if data.graded:
         rows = [("fidelity", _num(verdict.get("fidelity"), 3)),
+                ("fidelity by part", _fidelity_parts(verdict) or "–"),
                 ("start fidelity", _num(verdict.get("start_fidelity"), 3)),
                 ("modeling score", _num(verdict.get("modeling_score"), 3)),
                 ("normalized return", _num(verdict.get("normalized_return"), 3)),

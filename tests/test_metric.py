@@ -19,6 +19,7 @@ from gymnasium.wrappers import TimeLimit
 from alamp.metric import (
     RunOutcome,
     fidelity,
+    fidelity_parts,
     grade,
     make_dspy_metric,
     metric_score,
@@ -182,6 +183,23 @@ def test_fidelity_ignores_steps_the_reference_takes_out_of_its_own_bounds() -> N
     assert fidelity(task, spec.compile_spec(unclipped).make_env, n_samples=200) == 1.0
     dearer = clipped.model_copy(update={"reward": "efficiency * price * sold - 2 * price * bought"})
     assert fidelity(task, spec.compile_spec(dearer).make_env, n_samples=200) < 0.9
+
+
+def test_fidelity_parts_say_which_part_disagrees() -> None:
+    # battery_arbitrage (train): a reward that charges twice the price differs only in the reward; a termination that
+    # never fires only in the termination; the step stays exact in both.
+    from alamp.spec import compile_spec
+
+    task = load_task("battery_arbitrage")
+    gold_spec = task.gold.env_spec
+    dearer = gold_spec.model_copy(update={"reward": "efficiency * price * sold - 2 * price * bought"})
+    parts = fidelity_parts(task, compile_spec(dearer).make_env, n_samples=200)
+    assert parts is not None and parts["step"] == 1.0 and parts["termination"] == 1.0
+    assert parts["reward"] < 0.9 and parts["all"] == parts["reward"]
+    endless = gold_spec.model_copy(update={"terminated": ["hour > 1000"]})
+    ends = fidelity_parts(task, compile_spec(endless).make_env, n_samples=200)
+    assert ends is not None and ends["step"] == 1.0 and ends["reward"] == 1.0
+    assert ends["termination"] == ends["all"] == fidelity(task, compile_spec(endless).make_env, n_samples=200)
 
 
 def test_start_fidelity_sees_a_wrong_start_that_transitions_miss() -> None:

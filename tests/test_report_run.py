@@ -55,6 +55,9 @@ def test_graded_run_report_explains_the_verdict_and_typesets_the_model(runs: dic
     ret = run["verdict"]["reference_return"]
     assert f"mean return {ret:.4g} on the reference, threshold 475" in page
     assert "start fidelity" in page and "0.75" in page
+    assert set(run["verdict"]["fidelity_parts"]) == {"all", "step", "reward", "termination"}
+    assert re.search(r"fidelity by part</td><td>step [\d.]+, reward [\d.]+, termination [\d.]+", page)
+    assert re.search(r"\| fidelity by part \| step [\d.]+, reward [\d.]+, termination [\d.]+ \|", markdown)
     # The differing start entry, named by its observation: the cart starts at 0, the reference draws it.
     assert re.search(r"<td>0 \(x\)</td><td>[-\d.e]+ ± [\d.e]+</td><td>0 ± 0</td>", page)
 

@@ -393,3 +393,12 @@ def test_a_runs_files_get_the_permissions_of_any_new_file(tmp_path: Path) -> Non
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "report.html").stat().st_mode) == 0o644
+
+
+def test_a_failed_policy_says_which_part_of_the_environment_disagrees(tmp_path: Path) -> None:
+    from alamp.run import next_steps
+
+    summary = {"verdict": {"fidelity": 0.02, "fidelity_parts": {"all": 0.02, "step": 1.0, "reward": 0.02,
+                                                                "termination": 1.0}}}  # fmt: skip
+    steps = next_steps(_cfg(), status="policy_failed", summary=summary, run_path=tmp_path, task=None)
+    assert "fidelity 0.02; step 1.00, reward 0.02, termination 1.00" in steps[0]
