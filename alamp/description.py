@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from alamp.interface import StatedInterface, stated_interface
 from alamp.mathtext import plain_math
+from alamp.text_maps import drawn_maps, with_map_cells
 from alamp.text_step import TextStep, read_text_step
 
 __all__ = ["Description", "formula_statements", "random_ranges_in_text", "symbols_in_text"]
@@ -125,7 +126,8 @@ class Description:
 
     Attributes:
         original: The text as the user wrote it.
-        text: What the agents read: ``original`` with its typeset mathematics in plain form when ``plain`` was on.
+        text: What the agents read: ``original`` with its typeset mathematics in plain form when ``plain`` was on,
+            and under each map it draws the cells of each mark (``alamp.text_maps``).
         rewritten: Whether ``text`` differs from ``original``.
         stated: The controller's interface the text states (observation and action counts and lists).
         constants: Symbols the text gives one number (``M = 1.1``), as identifiers.
@@ -163,7 +165,7 @@ class Description:
 
         original = check_description(original)  # bounded, UTF-8 text without control characters
         plain_text = plain_math(original)
-        text = plain_text if plain else original
+        text = with_map_cells(plain_text if plain else original)
         return cls(
             original=original,
             text=text,
@@ -182,4 +184,9 @@ class Description:
         """The prediction's note about the text the agents read (empty when it is the original)."""
         if not self.rewritten:
             return ""
-        return "the agents read the description with its typeset mathematics in plain form (plain_math)"
+        what = []
+        if self.text != with_map_cells(self.original):  # more than the maps' cells: the mathematics was rewritten
+            what.append("its typeset mathematics in plain form (plain_math)")
+        if any(drawn.note() for drawn in drawn_maps(self.original)):
+            what.append("the cells of each mark listed under the map it draws (text_maps)")
+        return "the agents read the description with " + " and ".join(what)
