@@ -9,7 +9,8 @@ and never defines ``x_ddot``, which the text does.
 
 Origin: commit 427b463 (text formulas; cartpole seed 0: the accelerations never defined) and commit 7778510
 (transition formulas; wireless seed 0: ``user1_queue = user1_queue_next`` with ``user1_queue_next`` only in the
-transitions); the text's constants a formula reads: lunar_descent (dev).
+transitions); the text's constants a formula reads: lunar_descent (dev); a formula read at the old state:
+positioning_stage (dev).
 """
 
 from __future__ import annotations
@@ -72,11 +73,14 @@ def define_from_formulas(
     readers = [i for i, u in enumerate(shared) if names_in(u.expr) & set(block)]
     read_by_block = set().union(*(names_in(formulas[name][0]) for name in block))
     # Intermediates the block reads must come first; state variables (and constants, which nothing may assign) it
-    # reads are meant at their old values.
+    # reads are meant at their old values, so the block also goes before the first update of one of them
+    # (positioning_stage, dev: "a = (u - k*x - c*x_dot)/m", the acceleration "taken at the old state", was put after
+    # "x = x + dt*x_dot", its first reader being the velocity's update; the step then agreed on 3% of pairs).
     needed = [
         i + 1 for i, u in enumerate(shared) if u.target in read_by_block and u.target not in state | defined
     ]
-    position = max(min(readers, default=len(shared)), max(needed, default=0))
+    old_values = [i for i, u in enumerate(shared) if u.target in read_by_block and u.target in state]
+    position = max(min([*readers, *old_values], default=len(shared)), max(needed, default=0))
     shared[position:position] = [Assignment(target=name, expr=formulas[name][0]) for name in block]
     notes += [
         f"{name!r} is read but nothing defines it; {formulas[name][1]} its formula: {name} = {formulas[name][0]}"
