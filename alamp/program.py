@@ -295,8 +295,13 @@ def _no_action_effect(spec: Any) -> str:
     )  # fmt: skip
 
 
+def _text_form_label(candidate: int) -> str:
+    """The label of the form of answer ``candidate`` with the text's own update lines (``"0t"``)."""
+    return f"{candidate}t"
+
+
 def _is_text_form(label: Any) -> bool:
-    """Whether a candidate's label marks the form with the text's own update lines (``"0t"``: from answer 0)."""
+    """Whether a candidate's label is a ``_text_form_label``."""
     return isinstance(label, str) and label.endswith("t")
 
 
@@ -845,7 +850,7 @@ class ALAMP(_Pipeline):
                     )
                 last_updates = updates
                 text_passed = self._try_text_step(
-                    text, up, constants, updates, name=name, label=f"{candidate}t", attempt=attempt,
+                    text, up, constants, updates, name=name, label=_text_form_label(candidate), attempt=attempt,
                     tried=text_forms, attempts=attempts, passing=passing,
                 )  # fmt: skip
                 built = self._build_from_updates(up, updates, name, text)
@@ -1150,7 +1155,7 @@ class SingleModelBaseline(_Pipeline):
             up["sar"], aligned = align_sar(up["sar"], text.stated)
             before = len(passing)
             self._try_text_step(
-                text, up, up["parameters"], out.updates, name=name, label=f"{candidate}t", attempt=0,
+                text, up, up["parameters"], out.updates, name=name, label=_text_form_label(candidate), attempt=0,
                 tried=text_forms, attempts=attempts, passing=passing,
             )  # fmt: skip
             if len(passing) > before:  # the text's form of this answer passed: it competes as a whole answer too
