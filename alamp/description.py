@@ -128,6 +128,8 @@ class Description:
         original: The text as the user wrote it.
         text: What the agents read: ``original`` with its typeset mathematics in plain form when ``plain`` was on,
             and under each map it draws the cells of each mark (``alamp.text_maps``).
+        own_text: ``text`` without the lines alamp adds under maps: the user's own words, where the numbers the text
+            states are counted (``alamp.parameter_check``; the cells' coordinates are no constants).
         rewritten: Whether ``text`` differs from ``original``.
         stated: The controller's interface the text states (observation and action counts and lists).
         constants: Symbols the text gives one number (``M = 1.1``), as identifiers.
@@ -140,6 +142,7 @@ class Description:
 
     original: str
     text: str
+    own_text: str = ""
     rewritten: bool = False
     stated: StatedInterface = field(default_factory=StatedInterface)
     constants: dict[str, float] = field(default_factory=dict)
@@ -148,6 +151,10 @@ class Description:
     symbols: tuple[str, ...] = ()
     step: TextStep = field(default_factory=TextStep)
     random_ranges: tuple[tuple[float, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.own_text:  # built directly (not read): the text is all the user's
+            object.__setattr__(self, "own_text", self.text)
 
     @classmethod
     def read(cls, original: str, *, plain: bool = True) -> Description:
@@ -165,10 +172,12 @@ class Description:
 
         original = check_description(original)  # bounded, UTF-8 text without control characters
         plain_text = plain_math(original)
-        text = with_map_cells(plain_text if plain else original)
+        own_text = plain_text if plain else original
+        text = with_map_cells(own_text)
         return cls(
             original=original,
             text=text,
+            own_text=own_text,
             rewritten=text != original,
             stated=stated_interface(text),
             constants=constants_in_text(text),

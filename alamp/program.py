@@ -765,7 +765,7 @@ class ALAMP(_Pipeline):
     ) -> tuple[list[Parameter], list[str]]:
         """The Parameter agent's answer, sampled again when it accounts for too few of the text's numbers
         (``alamp.parameter_check``); the answer covering more is kept."""
-        coverage = number_coverage(parameters, text.text)
+        coverage = number_coverage(parameters, text.own_text)
         if coverage >= MIN_COVERAGE:
             return parameters, []
         notes = [f"the parameters account for {coverage:.0%} of the numbers the text states; sampled again"]
@@ -775,7 +775,7 @@ class ALAMP(_Pipeline):
             except Exception as exc:  # an unreadable resample: keep the readable answer
                 notes.append(f"the Parameter resample could not be read ({type(exc).__name__})")
                 continue
-            again_coverage = number_coverage(again.parameters, text.text)
+            again_coverage = number_coverage(again.parameters, text.own_text)
             if again_coverage > coverage:
                 parameters, coverage = again.parameters, again_coverage
                 notes.append(f"kept the resample, which accounts for {coverage:.0%}")

@@ -22,7 +22,8 @@ def test_the_numbers_a_text_states() -> None:
 
 @pytest.mark.parametrize("task", _TRAIN_DEV, ids=lambda t: t.id)
 def test_gold_parameters_never_trigger_the_resample(task) -> None:
-    assert number_coverage(task.gold.parameters, Description.read(task.description).text) >= MIN_COVERAGE
+    # Counted on the user's own words: the map cells alamp lists under frozen_lake_8x8's drawing are no constants.
+    assert number_coverage(task.gold.parameters, Description.read(task.description).own_text) >= MIN_COVERAGE
 
 
 _TEXT = ("A tank of 100 litres loses 3 litres a step; the inflow is 0 or 6 litres; the target level is 50, the "

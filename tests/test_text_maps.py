@@ -38,6 +38,7 @@ def test_a_mark_with_too_many_cells_is_not_listed() -> None:
 def test_the_description_read_once_carries_the_cells_and_says_so() -> None:
     text = Description.read(load_task("frozen_lake").description)
     assert "H: (1, 1), (1, 3), (2, 3), (3, 0)" in text.text and "text_maps" in text.note
+    assert "Cells of the" not in text.own_text  # the user's own words: where the numbers the text states are counted
     assert "text_maps" not in Description.read(load_task("lunar_descent").description).note
 
 
