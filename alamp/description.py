@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from alamp.interface import StatedInterface, stated_interface
 from alamp.mathtext import plain_math
-from alamp.text_maps import drawn_maps, with_map_cells
+from alamp.text_maps import with_map_cells
 from alamp.text_step import TextStep, read_text_step
 
 __all__ = ["Description", "formula_statements", "random_ranges_in_text", "symbols_in_text"]
@@ -179,10 +179,10 @@ class Description:
             text=text,
             own_text=own_text,
             rewritten=text != original,
-            stated=stated_interface(text),
-            constants=constants_in_text(text),
-            formulas=formulas_in_text(text),
-            action_symbols=frozenset(action_symbols_in_text(text)),
+            stated=stated_interface(own_text),
+            constants=constants_in_text(own_text),
+            formulas=formulas_in_text(own_text),
+            action_symbols=frozenset(action_symbols_in_text(own_text)),
             symbols=tuple(symbols_in_text(plain_text)),
             step=read_text_step(plain_text),
             random_ranges=tuple(random_ranges_in_text(plain_text)),
@@ -194,8 +194,8 @@ class Description:
         if not self.rewritten:
             return ""
         what = []
-        if self.text != with_map_cells(self.original):  # more than the maps' cells: the mathematics was rewritten
+        if self.own_text != self.original:
             what.append("its typeset mathematics in plain form (plain_math)")
-        if any(drawn.note() for drawn in drawn_maps(self.original)):
+        if self.text != self.own_text:
             what.append("the cells of each mark listed under the map it draws (text_maps)")
         return "the agents read the description with " + " and ".join(what)
