@@ -12,7 +12,9 @@ writes the text's symbols, and nothing compiles (measured: 5 of 8 exact copies a
 from __future__ import annotations
 
 import ast
+import copy
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from alamp.interface import StatedInterface, stated_interface
@@ -20,7 +22,14 @@ from alamp.mathtext import plain_math
 from alamp.text_maps import with_map_cells
 from alamp.text_step import TextStep, read_text_step
 
-__all__ = ["Description", "formula_statements", "random_ranges_in_text", "symbols_in_text"]
+__all__ = [
+    "Description",
+    "TextFunction",
+    "formula_statements",
+    "functions_in_text",
+    "random_ranges_in_text",
+    "symbols_in_text",
+]
 
 # "x = ...", "temp = ...", "T_in = T_in + ...": where a formula may start in the plain-form text.
 _FORMULA_START = re.compile(r"(?<![\w.*])([A-Za-z_]\w*)\s*=(?!=)\s*")
@@ -53,14 +62,21 @@ def random_ranges_in_text(plain: str) -> list[tuple[float, float]]:
     return found
 
 
-def _formula_names(text: str) -> list[str] | None:
-    """The names an arithmetic formula reads (functions excluded), in order; None if ``text`` is no formula."""
+def _formula_names(text: str, functions: Mapping[str, TextFunction] | None = None) -> tuple[str, list[str]] | None:
+    """An arithmetic formula with the text's own functions written out, and the names it reads (functions excluded),
+    in order; None if ``text`` is no formula."""
     from alamp.spec.expr import FUNCTIONS
 
     try:
         tree = ast.parse(text, mode="eval")
     except (SyntaxError, ValueError, RecursionError):
         return None
+    if functions:
+        inlined = _Inline(functions).visit(tree)
+        if ast.dump(inlined) != ast.dump(ast.parse(text, mode="eval")):
+            tree = ast.fix_missing_locations(inlined)
+            text = ast.unparse(tree)
+            tree = ast.parse(text, mode="eval")  # fresh positions, for the order of the names below
     callees = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
     if callees - set(FUNCTIONS):
         return None  # a call of something that is not a spec function: prose in parentheses, not maths
@@ -68,7 +84,60 @@ def _formula_names(text: str) -> list[str] | None:
     if any(isinstance(n, ast.Constant) and not isinstance(n.value, int | float) for n in ast.walk(tree)):
         return None
     ordered = sorted(names, key=lambda n: (n.lineno, n.col_offset))
-    return list(dict.fromkeys(n.id for n in ordered))
+    return text, list(dict.fromkeys(n.id for n in ordered))
+
+
+@dataclass(frozen=True)
+class TextFunction:
+    """A function the text defines (``wrap(x) = ((x + pi) % (2*pi)) - pi``): its parameters and body."""
+
+    params: tuple[str, ...]
+    body: str
+
+
+class _Inline(ast.NodeTransformer):
+    """Calls of the text's own functions replaced by their bodies, the arguments put in for the parameters."""
+
+    def __init__(self, functions: Mapping[str, TextFunction]) -> None:
+        self.functions = functions
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        self.generic_visit(node)
+        function = self.functions.get(node.func.id) if isinstance(node.func, ast.Name) else None
+        if function is None or len(node.args) != len(function.params) or node.keywords:
+            return node
+        arguments = dict(zip(function.params, node.args, strict=True))
+
+        class _Bind(ast.NodeTransformer):
+            def visit_Name(self, name: ast.Name) -> ast.AST:
+                return copy.deepcopy(arguments[name.id]) if name.id in arguments else name
+
+        return _Bind().visit(ast.parse(function.body, mode="eval").body)
+
+
+# "wrap(x) = ((x + pi) % (2*pi)) - pi", "sat(v, a) = max(-a, min(a, v))": a function the text defines.
+_FUNCTION_DEFINITION = re.compile(
+    r"(?<![\w.])([A-Za-z_]\w*)\(\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*\)\s*=(?!=)\s*"
+)
+
+
+def functions_in_text(plain: str) -> dict[str, TextFunction]:
+    """The functions the plain-math text defines (``wrap(x) = ...``), by name; not the spec language's own.
+
+    A formula that calls one is read with the call written out (``theta_next = wrap(theta + dt*theta_dot)`` ->
+    ``theta_next = (theta + dt*theta_dot + pi) % (2*pi) - pi``), so the text's own lines stay usable.
+    """
+    from alamp.spec.expr import FUNCTIONS
+
+    found: dict[str, TextFunction] = {}
+    for match in _FUNCTION_DEFINITION.finditer(plain):
+        name = match.group(1)
+        if name in FUNCTIONS or name in found:
+            continue
+        body = _first_formula(plain[match.end() : match.end() + _MAX_FORMULA_CHARS])
+        if body is not None:
+            found[name] = TextFunction(params=tuple(p.strip() for p in match.group(2).split(",")), body=body[0])
+    return found
 
 
 def symbols_in_text(plain: str) -> list[str]:
@@ -91,31 +160,32 @@ def formula_statements(plain: str) -> list[tuple[str, str, list[str]]]:
     Definitions (``temp = (F + m*l) / M``) and updates (``x = x + tau*x_dot``) alike; see ``symbols_in_text``.
     """
     statements = []
+    functions = functions_in_text(plain)
     for match in _FORMULA_START.finditer(plain):
         target, rest = match.group(1), plain[match.end() : match.end() + _MAX_FORMULA_CHARS]
-        found = _first_formula(rest)
+        found = _first_formula(rest, functions)
         if found is not None:
             statements.append((target, *found))
     return statements
 
 
-def _first_formula(rest: str) -> tuple[str, list[str]] | None:
+def _first_formula(rest: str, functions: Mapping[str, TextFunction] | None = None) -> tuple[str, list[str]] | None:
     """The formula at the start of ``rest`` and the names it reads: up to the first end (comma, semicolon, full stop,
     line end) where it parses; when it does not parse there, the longest run of words before that end that does
-    (``h = q*E*B where q is ...``)."""
+    (``h = q*E*B where q is ...``). Calls of the text's own ``functions`` are written out."""
     previous = 0
     for end in _FORMULA_END.finditer(rest):
         formula = rest[: end.start()].strip()
-        names = _formula_names(formula)
-        if names is not None:
-            return formula, names
+        read = _formula_names(formula, functions)
+        if read is not None:
+            return read
         cuts = [m.start() for m in re.finditer(r"\s+", rest[previous : end.start()])]
         for cut in sorted((previous + c for c in cuts), reverse=True):
             prefix = rest[:cut].strip()
             # Only arithmetic counts here: a bare word before prose ("it is = a fact") is no formula.
-            names = _formula_names(prefix) if re.search(r"[-+*/(]", prefix) else None
-            if names:
-                return prefix, names
+            read = _formula_names(prefix, functions) if re.search(r"[-+*/(]", prefix) else None
+            if read and read[1]:
+                return read
         previous = end.end()
     return None
 
@@ -138,6 +208,7 @@ class Description:
         symbols: The symbols the text's formulas use, in order of first appearance.
         step: The update lines and random draws the text states (``alamp.text_step``).
         random_ranges: The ranges the text says a quantity is drawn uniformly from (``random_ranges_in_text``).
+        no_early_end: The text says nothing ends an episode before its time limit (``says_no_early_end``).
     """
 
     original: str
@@ -151,6 +222,7 @@ class Description:
     symbols: tuple[str, ...] = ()
     step: TextStep = field(default_factory=TextStep)
     random_ranges: tuple[tuple[float, float], ...] = ()
+    no_early_end: bool = False
 
     def __post_init__(self) -> None:
         if not self.own_text:  # built directly (not read): the text is all the user's
@@ -167,7 +239,7 @@ class Description:
         Raises:
             alamp.description_check.DescriptionError: Empty, too long, or with control characters.
         """
-        from alamp.assemble import action_symbols_in_text, constants_in_text, formulas_in_text
+        from alamp.assembly import action_symbols_in_text, constants_in_text, formulas_in_text, says_no_early_end
         from alamp.description_check import check_description
 
         original = check_description(original)  # bounded, UTF-8 text without control characters
@@ -186,6 +258,7 @@ class Description:
             symbols=tuple(symbols_in_text(plain_text)),
             step=read_text_step(plain_text),
             random_ranges=tuple(random_ranges_in_text(plain_text)),
+            no_early_end=says_no_early_end(own_text),
         )
 
     @property

@@ -7,8 +7,9 @@ the SAR agent's output: one action where the text lists three, eight moves where
 the wrong interface cannot pass, so the program checks the SAR output against what the text states
 (``check_sar``) and rebuilds an action list the text enumerates (``align_actions``).
 
-The reading is deliberately narrow: a list counts only when it follows "in (this|that) order" in a sentence about
-seeing or doing, or a number word names the count ("four numbers", "one of two actions"). When the text says
+The reading is deliberately narrow: a list counts only when it follows "in (this|that) order" or indices of actions
+("indexed 0, 1, 2, are:", "(indices 0 to 4) are") in a sentence about seeing or doing, or a number word names the
+count ("four numbers", "one of two actions"); indices also give the count. When the text says
 nothing in these forms, nothing is checked.
 """
 
@@ -39,6 +40,10 @@ _OBSERVE_COUNT = re.compile(
 )
 _ACT_COUNT = re.compile(rf"\b{_COUNT}\s+(?:(?:discrete|possible)\s+)?(?:actions|moves|options|choices|decisions)\b",
                         re.IGNORECASE)  # fmt: skip
+# "Its outputs, indexed 0, 1, 2, are: ...", "Its outputs (indices 0 to 4) are ...": the indices give the count.
+_INDEXED = re.compile(
+    r"\(?\b(?:indexed|indices|numbered)\s+(\d+(?:\s*(?:,|and|or|to|through|\.\.|-|–)\s*\d+)+)\)?", re.IGNORECASE
+)
 _SPLIT = re.compile(r",\s*(?:and|or|then)\s+|,\s*|\s+(?:and|or|then)\s+")
 
 
@@ -80,6 +85,33 @@ def _kind(before: str) -> str | None:
     return "observations" if last_obs > last_act else "actions"
 
 
+def _indexed_count(indices: str) -> int | None:
+    """How many items "0, 1, 2" or "0 to 4" index (None for indices that are not a run from one number on)."""
+    numbers = [int(n) for n in re.findall(r"\d+", indices)]
+    if len(numbers) == 2 and re.search(r"to|through|\.\.|-|–", indices):
+        return numbers[1] - numbers[0] + 1 if numbers[1] > numbers[0] else None
+    return len(numbers) if numbers == list(range(numbers[0], numbers[0] + len(numbers))) else None
+
+
+def _read_indexed(sentence: str, stated: StatedInterface) -> None:
+    """The count (and the list after "are:" / "are") of a sentence that indexes what the controller does.
+
+    Only actions: indexed observations are more often one number ("it reads its cell, indexed 0 to 15").
+    """
+    for match in _INDEXED.finditer(sentence):
+        if _kind(sentence[: match.start()]) != "actions" or (count := _indexed_count(match.group(1))) is None:
+            continue
+        if stated.n_actions is None:
+            stated.n_actions = count
+        rest = sentence[match.end() :].lstrip(" ,)")
+        found = re.match(r"(?:are|is)?\s*:\s*|(?:are|is)\s+", rest)
+        if found is None:
+            continue
+        items = _split_items(rest[found.end() :].rstrip("."))
+        if items and not stated.actions:
+            stated.actions = items
+
+
 def stated_interface(text: str) -> StatedInterface:
     """Read the observation and action counts (and items) the description states.
 
@@ -106,6 +138,7 @@ def stated_interface(text: str) -> StatedInterface:
             items = _split_items(listed.rstrip("."))
             if len(items) >= 1 and not getattr(stated, kind):
                 setattr(stated, kind, items)
+        _read_indexed(sentence, stated)
         if stated.n_observations is None and (found := _OBSERVE_COUNT.search(sentence)):
             stated.n_observations = _count(found.group(1) or found.group(2))
         if stated.n_actions is None and (found := _ACT_COUNT.search(sentence)):

@@ -11,6 +11,9 @@ rewrite is mechanical and only touches characters whose meaning is unambiguous:
 - ``·``, ``×`` and ``⋅`` become ``*``; ``−``, ``–`` between operands ``-``; ``←`` and ``:=`` ``=``; ``≤ ≥ ≠``
   ``<= >= !=``; superscript digits ``**n``; ``√x`` ``sqrt(x)``; ``|x - 1|`` ``abs(x - 1)``;
 - a function written without parentheses gets them (``sin θ`` -> ``sin(theta)``, ``cos²θ`` -> ``cos(theta)**2``);
+- a caret is a power (``theta^2`` -> ``theta**2``), a primed symbol before ``=`` or an operator the quantity's next
+  value (``theta_dot' = ...`` -> ``theta_dot_next = ...``; pendulum_swingup, dev), ``mod`` the remainder
+  (``(x + pi) mod 2*pi`` -> ``(x + pi) % (2*pi)``);
 - a percentage becomes the fraction the agents compute with (``between 0.5 % and 2 %`` -> ``between 0.005 and
   0.02``; on epidemic_control, dev, the Variable agent made "0.5 %" an initial share of 0.5); ``t % 24`` and
   ``100 % 7`` (modulo: a name, a number or a one-letter name follows) stay.
@@ -56,6 +59,13 @@ _ABS_BARS = re.compile(r"\|(?=[\w(+\-])([\w .+\-*/()]{0,58}[\w)])\|")
 _WALRUS = re.compile(r"(?<=\w)\s*:=\s*")
 # "15 %", "0.5%," "90 % of": a number, "%", then the end, punctuation or a word of two or more letters.
 _PERCENT = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)\s?%(?=\s*(?:$|[,.;:)\]]|[A-Za-z]{2,}\b))")
+# theta^2, l^2, 2^(n+1): a caret between operands is a power (the spec language, like Python, has no xor).
+_CARET_POWER = re.compile(r"(?<=[\w)\]])\s*\^\s*(?=[\w(.+\-])")
+# theta_dot' = ..., theta' = wrap(theta + theta_dot' * dt): a primed symbol before "=" or an operator is the
+# quantity's next value. Not a quoted word ('left') and not a possessive ("the users' queues": a word follows).
+_PRIME = re.compile(r"(?<![\w'′])([A-Za-z_]\w*)['′](?!['′\w])(?=\s*[=+\-*/)\]])")
+# (x + pi) mod 2*pi, k mod 7: "mod" between operands is the remainder, of the whole product that follows.
+_MOD = re.compile(r"(?<=[\w)])\s+mod\s+(\d+(?:\.\d+)?(?:\s*\*?\s*pi\b)?)")
 
 
 def _as_fraction(match: re.Match[str]) -> str:
@@ -92,7 +102,7 @@ def plain_math(text: str) -> str:
     Returns:
         The same text with its formulas in plain form; text without such characters comes back unchanged.
     """
-    if text.isascii() and ":=" not in text and "|" not in text and "%" not in text:
+    if text.isascii() and not re.search(r":=|[|%^']|\smod\s", text):
         return text
     plain = _PERCENT.sub(_as_fraction, text)
     plain = _spell_letters(plain)
@@ -104,4 +114,7 @@ def plain_math(text: str) -> str:
     plain = _POWERED_CALL.sub(r"\1(\3)**\2", plain)
     plain = _BARE_CALL.sub(r"\1(\2)", plain)
     plain = _ABS_BARS.sub(lambda m: f"abs({m.group(1).strip()})" if m.group(1).strip() else m.group(0), plain)
+    plain = _CARET_POWER.sub("**", plain)
+    plain = _PRIME.sub(r"\1_next", plain)
+    plain = _MOD.sub(lambda m: " % (" + re.sub(r"\s*\*?\s*(pi)$", r"*\1", m.group(1)) + ")", plain)
     return _WALRUS.sub(" = ", plain)

@@ -494,6 +494,7 @@ class _Pipeline(dspy.Module):
                 text_formulas=text.formulas,
                 text_random_ranges=text.random_ranges,
                 text_draws=text.step.draws,
+                text_no_early_end=text.no_early_end,
                 objectives=up.get("objectives") or (),
             )
         except AssemblyError as exc:

@@ -62,6 +62,7 @@ def undefined_text_symbols(text: Description, *, defined: Iterable[str]) -> list
     Returns:
         ``(symbol, formulas)`` in order of first appearance, at most ``MAX_SYMBOLS_ASKED``.
     """
+    from alamp.spec.expr import BUILTIN_CONSTANTS
     from alamp.spec.functions import function_names
 
     statements = formula_statements(text.text)
@@ -73,6 +74,7 @@ def undefined_text_symbols(text: Description, *, defined: Iterable[str]) -> list
         | set(text.action_symbols)
         | {target for target, _, _ in statements}
         | set(function_names())
+        | set(BUILTIN_CONSTANTS)  # pi, inf
     )
     readers: dict[str, list[str]] = {}
     for target, formula, reads in statements:

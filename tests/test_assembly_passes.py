@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from alamp.assembly import PASSES, Assembly, AssemblyError, assemble, census, pass_named
+from alamp.assembly import PASSES, Assembly, AssemblyError, assemble, census, pass_named, says_no_early_end
 from alamp.assembly.census import fired_from_notes, main
 from alamp.assembly.text import action_symbols_in_text, constants_in_text, formulas_in_text
 from alamp.description import Description, random_ranges_in_text
@@ -218,6 +218,73 @@ def test_start_range_from_text() -> None:
     outputs["variables"] = [v.model_copy(update={"initial": "0.5"}) if v.name == "position" else v
                             for v in outputs["variables"]]  # fmt: skip
     assert "start_range_from_text" not in assemble(**outputs, text_random_ranges=ranges).fired
+
+
+@covers("action_values_set_the_read_symbol")
+def test_action_values_set_the_read_symbol() -> None:
+    # pendulum_swingup (dev): the text's own step lines read u ("with u the torque chosen this step"); the SAR agent
+    # made the actions set torque_minus = -2, torque_plus = 0 and torque_plus = 2, which nothing reads.
+    text = Description.read(load_task("pendulum_swingup").description)
+    outputs = with_actions(gold("pendulum_swingup"), {"torque_minus": "torque_minus = -2", "coast": "torque_plus = 0",
+                                                      "torque_plus": "torque_plus = 2"})  # fmt: skip
+    outputs["sar"] = outputs["sar"].model_copy(update={"reward": "-(theta**2 + 0.1*theta_dot**2 + 0.001*u**2)"})
+    outputs["updates"] = list(text.step.updates)
+    assembly = assemble(**outputs, text_constants=text.constants)
+    assert assembly.fired.get("action_values_set_the_read_symbol") == 3, assembly.fired
+    assert [(a.updates[0].target, a.updates[0].expr) for a in assembly.spec.actions] == [("u", "-2"), ("u", "0"),
+                                                                                       ("u", "2")]  # fmt: skip
+    environment = env(assembly)
+    speeds = []
+    for action in (0, 2):
+        environment.unwrapped.set_state(np.array([0.0, 0.0]))
+        observation, *_ = environment.step(action)
+        speeds.append(float(observation[1]))
+    assert speeds == pytest.approx([-0.3, 0.3])  # dt * 3/(m*l^2) * u at the top, where sin(theta) = 0
+    with pytest.raises(SpecError):  # without the pass, u is read and defined nowhere
+        compile_spec(assemble(**outputs, text_constants=text.constants,
+                              passes=without("action_values_set_the_read_symbol")).spec)  # fmt: skip
+    # Effects that are no plain numbers (a notch up, a notch down) are the agent's own reading: left alone.
+    relative = with_actions(outputs, {"torque_minus": "torque_minus = torque_minus - 1"})
+    assert "action_values_set_the_read_symbol" not in assemble(**relative, text_constants=text.constants).fired
+
+
+@covers("no_termination_as_text_says")
+def test_no_termination_as_text_says() -> None:
+    # pendulum_swingup (dev): "Nothing terminates the run early", yet the Constraint agent filed the start range of
+    # the speed as terminations, and every run ended on its first steps.
+    text = Description.read(load_task("pendulum_swingup").description)
+    assert text.no_early_end
+    outputs = gold("pendulum_swingup")
+    outputs["constraints"] = [*outputs["constraints"],
+                              Constraint(expression="theta_dot >= -1.0", kind="termination", description="speed"),
+                              Constraint(expression="theta_dot <= 1.0", kind="termination", description="speed")]
+    kept = assemble(**outputs, passes=without("no_termination_as_text_says")).spec
+    assert kept.terminated == ["not (theta_dot >= -1.0)", "not (theta_dot <= 1.0)"]
+    assembly = assemble(**outputs, text_no_early_end=text.no_early_end)
+    fired_alone(assembly, "no_termination_as_text_says")
+    assert assembly.spec.terminated == []
+    environment = env(assembly)
+    for _ in range(50):  # the speed leaves [-1, 1] within these steps under full torque; the run goes on
+        _, _, terminated, _, _ = environment.step(2)
+        assert not terminated
+    # Without the text's word nothing is dropped.
+    assert "no_termination_as_text_says" not in assemble(**outputs).fired
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("Each run lasts 100 steps. Nothing stops a run early.", True),
+        ("The day is 12 slots and nothing ends it sooner.", True),
+        ("150 steps with no early termination.", True),
+        ("An episode never ends early; it always lasts one season.", True),
+        ("Nothing ends the episode early except a crash into the ground.", False),
+        ("The episode ends early when the tank overflows.", False),
+        ("Nothing happens to the queue when the server is idle.", False),
+    ],
+)
+def test_says_no_early_end(text: str, says: bool) -> None:
+    assert says_no_early_end(text) is says
 
 
 @covers("start_from_text_draw")

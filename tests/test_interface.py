@@ -34,6 +34,13 @@ def test_forms_of_stating_the_interface() -> None:
     wireless = stated_interface("The scheduler observes six values, in order: queues of users 1 to 3, then channels.")
     assert wireless.n_observations == 6 and wireless.observations == []
     assert stated_interface("A car drives up a hill; please learn to drive it.") == StatedInterface()
+    # Indices give the count, and the list that follows (pendulum_swingup, pendulum_balance, dev).
+    indexed = stated_interface("Its outputs, indexed 0, 1, 2, are: torque_minus (-2 N*m), coast (0) and torque_plus.")
+    assert indexed.n_actions == 3 and indexed.actions == ["torque_minus (-2 N*m)", "coast (0)", "torque_plus"]
+    ranged = stated_interface("Its outputs (indices 0 to 4) are a, b, c, d and e, meaning torques -2, -1, 0, 1, 2.")
+    assert (ranged.n_actions, ranged.actions) == (5, [])  # the list split into ten items: the count wins
+    assert stated_interface("The cells are indexed 0 to 15 row by row.") == StatedInterface()  # no seeing or doing
+    assert stated_interface("It reads its cell, indexed 0 to 15.") == StatedInterface()  # one number, not sixteen
 
 
 def _sar(actions: list[str], observations: tuple[str, ...] = ("position", "velocity")) -> SARSpec:

@@ -27,6 +27,12 @@ from alamp.tasks import load_tasks
         ("y = √x + √(x + 1)", "y = sqrt(x) + sqrt(x + 1)"),
         ("q := q × 2, a ≤ 3 ≠ b", "q = q * 2, a <= 3 != b"),
         ("x ∈ [−∞, 10³]", "x ∈ [-inf, 10**3]"),
+        # pendulum_swingup (dev): a caret power, primes for next values, and "mod" in an ASCII text.
+        ("c = theta^2 + 0.1 * theta_dot^2", "c = theta**2 + 0.1 * theta_dot**2"),
+        ("theta_dot' = theta_dot + u * dt\n theta' = theta + theta_dot' * dt",
+         "theta_dot_next = theta_dot + u * dt\n theta_next = theta + theta_dot_next * dt"),
+        ("wrap(x) = ((x + pi) mod 2*pi) - pi; k mod 7", "wrap(x) = ((x + pi) % (2*pi)) - pi; k % (7)"),
+        ("x′ = x + v·Δt", "x_next = x + v*Delta_t"),
     ],
 )  # fmt: skip
 def test_formulas_become_python(typeset: str, plain: str) -> None:
@@ -42,6 +48,9 @@ def test_formulas_become_python(typeset: str, plain: str) -> None:
         "choose a | b freely",
         "users log in every day; the exp value is shown",
         "| state | meaning |\n|---|---|\n| x | cart position |",  # a Markdown table keeps its bars
+        "the drivers' shifts end at 6; press 'left' ('L') or don't",  # possessives and quotes are no primes
+        "x'' = -x is the spring's law",  # a second derivative is not a next value
+        "we sell a mod for the game",
     ],
 )
 def test_prose_is_left_alone(prose: str) -> None:

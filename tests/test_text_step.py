@@ -5,7 +5,7 @@ from __future__ import annotations
 import dspy
 from fake_lm import ScriptedLM
 
-from alamp.description import Description
+from alamp.description import Description, TextFunction, formula_statements, functions_in_text
 from alamp.program import ALAMP, ProgramSettings, SingleModelBaseline
 from alamp.schema import Assignment
 from alamp.tasks import load_tasks
@@ -30,6 +30,22 @@ def test_update_lines_and_draws_are_read_from_the_text() -> None:
     assert [u.target for u in _step("reservoir").updates] == ["storage"]
     # Definitions are not updates: "new_infections = beta*S*I" defines, "S = S - new_infections" updates.
     assert [u.target for u in _step("epidemic_control").updates] == ["S", "I"]
+
+
+def test_primed_lines_and_the_texts_own_functions_are_read() -> None:
+    # pendulum_swingup (dev): "theta_dot' = clip(...)", "theta' = wrap(theta + theta_dot' * dt)" with
+    # "wrap(x) = ((x + pi) mod 2*pi) - pi" defined on the same line: no update was read before.
+    text = Description.read(_TASKS["pendulum_swingup"].description)
+    assert [(u.target, u.expr) for u in text.step.updates] == [
+        ("theta_dot", "clip(theta_dot + (3*g/(2*l) * sin(theta) + 3/(m*l**2) * u) * dt, -8, 8)"),
+        ("theta", "(theta + theta_dot_next * dt + pi) % (2 * pi) - pi"),
+    ]
+    assert functions_in_text("wrap(x) = ((x + pi) % (2*pi)) - pi") == {
+        "wrap": TextFunction(params=("x",), body="((x + pi) % (2*pi)) - pi")
+    }
+    two = "sat(v, a) = max(-a, min(a, v)). Then s = sat(s + 3, s_max), y = sin(y), z = other(z)"
+    assert [(t, f) for t, f, _ in formula_statements(two)] == [("s", "max(-s_max, min(s_max, s + 3))"),
+                                                              ("y", "sin(y)")]  # fmt: skip
 
 
 def test_prose_only_texts_state_no_step() -> None:

@@ -28,7 +28,7 @@ from alamp.assembly.parameters import expand_parameters
 from alamp.assembly.passes import PASSES, pass_named
 from alamp.assembly.result import Assembly, AssemblyError, env_id_for
 from alamp.assembly.state import AssemblyState
-from alamp.assembly.text import action_symbols_in_text, constants_in_text, formulas_in_text
+from alamp.assembly.text import action_symbols_in_text, constants_in_text, formulas_in_text, says_no_early_end
 
 __all__ = [
     "PASSES",
@@ -46,4 +46,5 @@ __all__ = [
     "formulas_in_text",
     "parse_assignments",
     "pass_named",
+    "says_no_early_end",
 ]

@@ -30,6 +30,7 @@ def assemble(
     text_formulas: Mapping[str, str] | None = None,
     text_random_ranges: Sequence[tuple[float, float]] = (),
     text_draws: Mapping[str, str] | None = None,
+    text_no_early_end: bool = False,
     objectives: Sequence[Objective] = (),
     passes: Sequence[Pass] = PASSES,
 ) -> Assembly:
@@ -59,6 +60,8 @@ def assemble(
             start, are its start.
         text_draws: Draws the description writes as formulas (``h ~ U(150, 250)``; see
             :func:`alamp.text_step.read_text_step`): a state variable drawn this way starts at its draw.
+        text_no_early_end: The description says nothing ends an episode before its time limit ("Nothing stops a
+            run early"; see :func:`alamp.assembly.says_no_early_end`): no termination condition is kept.
         objectives: Objective agent output (a reward that copies a minimised cost gets its sign from it).
         passes: The passes to run, in order (default :data:`alamp.assembly.PASSES`; a subset shows what one rule
             changes, e.g. in a test or an ablation).
@@ -84,6 +87,7 @@ def assemble(
         text_formulas=text_formulas or {},
         text_random_ranges=tuple(text_random_ranges),
         text_draws=dict(text_draws or {}),
+        text_no_early_end=text_no_early_end,
         objectives=tuple(objectives),
     )
     for step in passes:

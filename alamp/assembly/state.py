@@ -47,6 +47,7 @@ class AssemblyState:
         text_formulas: Names the description defines by a formula.
         text_random_ranges: Ranges the description says a quantity is drawn uniformly from.
         text_draws: Draws the description writes as formulas (name -> ``uniform(150, 250)``).
+        text_no_early_end: The description says nothing ends an episode before its time limit.
         objectives: The Objective agent's output (which way each goal points).
         state_vars: The state variables as the Variable agent gave them (copies; passes may change bounds/start).
         constants: Name -> value.
@@ -81,6 +82,7 @@ class AssemblyState:
     text_formulas: Mapping[str, str]
     text_random_ranges: Sequence[tuple[float, float]] = ()
     text_draws: Mapping[str, str] = field(default_factory=dict)
+    text_no_early_end: bool = False
     objectives: Sequence[Objective] = ()
     state_vars: list[Variable] = field(default_factory=list)
     constants: dict[str, float] = field(default_factory=dict)

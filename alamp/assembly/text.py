@@ -13,7 +13,7 @@ import re
 from alamp.assembly.names import identifier_or_none
 from alamp.spec.functions import SPEC_FUNCTIONS
 
-__all__ = ["action_symbols_in_text", "constants_in_text", "formulas_in_text"]
+__all__ = ["action_symbols_in_text", "constants_in_text", "formulas_in_text", "says_no_early_end"]
 
 # A literal definition in the text: "M = 1.1 kg", "m·l = 0.05 kg·m", "τ = 0.02 s" (not "x = 2 * y", not "x = x + 1").
 _TEXT_DEFINITION = re.compile(
@@ -101,3 +101,25 @@ def action_symbols_in_text(text: str) -> set[str]:
     """Short symbols the text says stand for the chosen action (``where a is 0, 1 or 2 for the chosen action``)."""
     found = {identifier_or_none(m.group(1)) for m in _TEXT_ACTION_SYMBOL.finditer(text or "")}
     return {name for name in found if name and name.lower() not in {"the", "it", "this", "that", "each", "an", "a_"}}
+
+
+# "Nothing stops a run early", "nothing ends it sooner", "with no early termination", "it never ends early".
+_NO_EARLY_END = re.compile(
+    r"\bnothing\s+(?:stops|ends|terminates|finishes|halts)\b[^.;:\n]{0,30}?\b(?:early|sooner|prematurely)\b"
+    r"|\bno\s+early\s+(?:termination|stop|end|exit)s?\b"
+    r"|\bnever\s+(?:stops|ends|terminates|finishes)\s+(?:early|sooner|prematurely)\b",
+    re.IGNORECASE,
+)
+# A sentence that names an exception ("nothing ends it early except a crash") states an ending after all.
+_EXCEPTION = re.compile(r"\b(?:except|unless|other than|apart from|but)\b", re.IGNORECASE)
+
+
+def says_no_early_end(text: str) -> bool:
+    """Whether the text says that nothing ends an episode before its time limit ("Nothing stops a run early").
+
+    Only a sentence that says so without naming an exception counts.
+    """
+    for sentence in re.split(r"(?<=[.!?;])\s+|\n\s*\n", text or ""):
+        if _NO_EARLY_END.search(sentence) and not _EXCEPTION.search(sentence):
+            return True
+    return False
