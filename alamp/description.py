@@ -28,6 +28,7 @@ __all__ = [
     "formula_statements",
     "functions_in_text",
     "random_ranges_in_text",
+    "reward_in_text",
     "symbols_in_text",
 ]
 
@@ -190,6 +191,33 @@ def _first_formula(rest: str, functions: Mapping[str, TextFunction] | None = Non
     return None
 
 
+# "the reward is -c", "reward = min(release, 8) - 3*spill", "Per step the reward is -abs(T_in - 21) - 0.5*P".
+_REWARD_STATEMENT = re.compile(r"\breward\s*(?:is|=)\s*(?!=)", re.IGNORECASE)
+# A remark in parentheses closing a formula: "- 0.5*P (discomfort plus energy price)".
+_TRAILING_REMARK = re.compile(r"\s*\([A-Za-z][A-Za-z ,'-]*\)\s*$")
+
+
+def reward_in_text(plain: str) -> str | None:
+    """The reward as the plain-math text writes it (``the reward is -c``), or None.
+
+    The formula must run to the end of its clause (a comma, semicolon, full stop or line end; a closing remark in
+    parentheses is dropped): a formula cut short inside prose ("6*(admitted) - 1*(customers in the system)") would
+    lose a term. None as well when the text writes two different rewards.
+    """
+    functions = functions_in_text(plain)
+    found: set[str] = set()
+    for match in _REWARD_STATEMENT.finditer(plain):
+        rest = plain[match.end() : match.end() + _MAX_FORMULA_CHARS]
+        for end in _FORMULA_END.finditer(rest):  # the first end where the clause parses ("min(r, 8)" has a comma)
+            clause = _TRAILING_REMARK.sub("", rest[: end.start()].strip())
+            read = _formula_names(clause, functions) if clause else None
+            if read is not None:
+                if read[1]:
+                    found.add(read[0])
+                break
+    return next(iter(found)) if len(found) == 1 else None
+
+
 @dataclass(frozen=True)
 class Description:
     """A decision problem's description, read once (see the module docstring).
@@ -209,6 +237,7 @@ class Description:
         step: The update lines and random draws the text states (``alamp.text_step``).
         random_ranges: The ranges the text says a quantity is drawn uniformly from (``random_ranges_in_text``).
         no_early_end: The text says nothing ends an episode before its time limit (``says_no_early_end``).
+        reward: The reward as the text writes it as a formula (``reward_in_text``), or None.
     """
 
     original: str
@@ -223,6 +252,7 @@ class Description:
     step: TextStep = field(default_factory=TextStep)
     random_ranges: tuple[tuple[float, float], ...] = ()
     no_early_end: bool = False
+    reward: str | None = None
 
     def __post_init__(self) -> None:
         if not self.own_text:  # built directly (not read): the text is all the user's
@@ -259,6 +289,7 @@ class Description:
             step=read_text_step(plain_text),
             random_ranges=tuple(random_ranges_in_text(plain_text)),
             no_early_end=says_no_early_end(own_text),
+            reward=reward_in_text(own_text),
         )
 
     @property

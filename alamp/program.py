@@ -495,6 +495,7 @@ class _Pipeline(dspy.Module):
                 text_random_ranges=text.random_ranges,
                 text_draws=text.step.draws,
                 text_no_early_end=text.no_early_end,
+                text_reward=text.reward,
                 objectives=up.get("objectives") or (),
             )
         except AssemblyError as exc:

@@ -20,7 +20,8 @@ import pytest
 from alamp.assembly import PASSES, Assembly, AssemblyError, assemble, census, pass_named, says_no_early_end
 from alamp.assembly.census import fired_from_notes, main
 from alamp.assembly.text import action_symbols_in_text, constants_in_text, formulas_in_text
-from alamp.description import Description, random_ranges_in_text
+from alamp.description import Description, random_ranges_in_text, reward_in_text
+from alamp.mathtext import plain_math
 from alamp.schema import Assignment, Constraint, MDPModel, Parameter, SARAction
 from alamp.spec import SpecError, compile_spec
 from alamp.tasks import load_task, task_ids
@@ -246,6 +247,46 @@ def test_action_values_set_the_read_symbol() -> None:
     # Effects that are no plain numbers (a notch up, a notch down) are the agent's own reading: left alone.
     relative = with_actions(outputs, {"torque_minus": "torque_minus = torque_minus - 1"})
     assert "action_values_set_the_read_symbol" not in assemble(**relative, text_constants=text.constants).fired
+
+
+@covers("reward_as_text_states")
+def test_reward_as_text_states() -> None:
+    # pendulum_swingup (dev): "c = theta^2 + 0.1*theta_dot^2 + 0.001*u^2 ... and the reward is -c", evaluated on the
+    # state before the update; the SAR agent wrote 0.1*theta_dot**2 + 0.001*torque_plus_next**2.
+    text = Description.read(load_task("pendulum_swingup").description)
+    assert text.reward == "-c"
+    effects = {"torque_minus": "u = -2", "coast": "u = 0", "torque_plus": "u = 2"}
+    outputs = with_actions(gold("pendulum_swingup"), effects)
+    outputs["sar"] = outputs["sar"].model_copy(update={"reward": "0.1 * theta_dot**2 + 0.001 * torque_plus_next**2"})
+    outputs["updates"] = list(text.step.updates)
+    kwargs = {"text_constants": text.constants, "text_formulas": text.formulas}
+    assembly = assemble(**outputs, **kwargs, text_reward=text.reward)
+    assert assembly.fired.get("reward_as_text_states") == 1 and assembly.spec.reward == "-c"
+    environment = env(assembly)
+    environment.unwrapped.set_state(np.array([1.0, 0.0]))
+    _, reward, *_ = environment.step(2)
+    assert reward == pytest.approx(-(1.0 + 0.001 * 4))  # the cost of the state before the step and the torque
+    assert "reward_as_text_states" not in assemble(**outputs, **kwargs).fired
+    # A text reward reading a name nothing defines leaves the SAR agent's, and says so.
+    kept = assemble(**outputs, **kwargs, text_reward="-abs(T_in - 21)")
+    assert "reward_as_text_states" not in kept.fired and kept.spec.reward.startswith("0.1 * theta_dot")
+    assert any("'T_in', which nothing defines" in note for note in kept.notes)
+
+
+@pytest.mark.parametrize(
+    ("text", "reward"),
+    [
+        ("Cost c = x^2 and the reward is -c. Nothing else.", "-c"),
+        ("Per step the reward is -|T_in - 21| - 0.5·P (discomfort plus energy), using the new T_in.",
+         "-abs(T_in - 21) - 0.5*P"),
+        ("reward = min(release, 8) - 3*spill.", "min(release, 8) - 3*spill"),
+        ("Period reward = 6·(admitted) − 1·(customers in the system at the end).", None),  # cut short: no reward
+        ("The reward is that penalty with a minus sign.", None),
+        ("reward = x. Later: reward = y.", None),  # two different rewards: the text does not say which
+    ],
+)  # fmt: skip
+def test_reward_in_text(text: str, reward: str | None) -> None:
+    assert reward_in_text(plain_math(text)) == reward
 
 
 @covers("no_termination_as_text_says")

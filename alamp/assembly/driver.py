@@ -31,6 +31,7 @@ def assemble(
     text_random_ranges: Sequence[tuple[float, float]] = (),
     text_draws: Mapping[str, str] | None = None,
     text_no_early_end: bool = False,
+    text_reward: str | None = None,
     objectives: Sequence[Objective] = (),
     passes: Sequence[Pass] = PASSES,
 ) -> Assembly:
@@ -62,6 +63,8 @@ def assemble(
             :func:`alamp.text_step.read_text_step`): a state variable drawn this way starts at its draw.
         text_no_early_end: The description says nothing ends an episode before its time limit ("Nothing stops a
             run early"; see :func:`alamp.assembly.says_no_early_end`): no termination condition is kept.
+        text_reward: The reward the description writes as a formula ("the reward is -c"; see
+            :func:`alamp.description.reward_in_text`): it replaces the SAR agent's when every name it reads is defined.
         objectives: Objective agent output (a reward that copies a minimised cost gets its sign from it).
         passes: The passes to run, in order (default :data:`alamp.assembly.PASSES`; a subset shows what one rule
             changes, e.g. in a test or an ablation).
@@ -88,6 +91,7 @@ def assemble(
         text_random_ranges=tuple(text_random_ranges),
         text_draws=dict(text_draws or {}),
         text_no_early_end=text_no_early_end,
+        text_reward=text_reward,
         objectives=tuple(objectives),
     )
     for step in passes:
