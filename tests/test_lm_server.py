@@ -214,6 +214,23 @@ def test_shared_server_is_reused_and_restarted_after_a_kill(fake_server: Path, f
         stop_local_server()
 
 
+def test_the_prompt_cache_setting_reaches_the_server_and_replaces_it(fake_server: Path, fake_gguf: Path) -> None:
+    plain = _local_cfg(fake_server, fake_gguf, prompt_cache_mib=0)
+    cached = _local_cfg(fake_server, fake_gguf, prompt_cache_mib=256, server_args=["--n_batch", "256"])
+    assert "--cache" not in plain.server_arguments()
+    try:
+        first = get_local_server(plain)
+        assert "--cache" not in first.command()
+        second = get_local_server(cached)  # other settings: the shared server is replaced
+        assert second is not first and not first.is_running()
+        command = second.command()
+        at = command.index("--cache_size")
+        assert command[command.index("--cache") + 1] == "true" and command[at + 1] == str(256 * 2**20)
+        assert command[-2:] == ["--n_batch", "256"]
+    finally:
+        stop_local_server()
+
+
 def test_build_lm_talks_to_the_managed_server_with_repeat_penalty(
     fake_server: Path, fake_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -114,8 +114,19 @@ class LMConfig(BaseModel):
     n_threads: int = Field(default=2, gt=0)
     repeat_penalty: float | None = Field(default=1.1, gt=0.0)
     startup_timeout_s: float = Field(default=180.0, gt=0.0)
+    prompt_cache_mib: int = Field(
+        default=0,
+        ge=0,
+        description="llama_cpp.server's RAM prompt cache (MiB of model state; 0: off): a prompt sharing a prefix with "
+        "an earlier call, not only the last one, skips evaluating that prefix",
+    )
     server_args: list[str] = Field(default_factory=list, description="extra llama_cpp.server arguments")
     server_module: str = Field(default="llama_cpp.server", description="server module (or .py script) to run")
+
+    def server_arguments(self) -> list[str]:
+        """The extra ``llama_cpp.server`` arguments: the prompt cache's, then ``server_args``."""
+        cache = ["--cache", "true", "--cache_type", "ram", "--cache_size", str(self.prompt_cache_mib * 2**20)]
+        return [*(cache if self.prompt_cache_mib else []), *self.server_args]
 
     @field_validator("model")
     @classmethod
