@@ -28,7 +28,9 @@ _NUMBER_WORDS = {
     "eleven": 11, "twelve": 12,
 }  # fmt: skip
 _COUNT = r"(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")"
-_OBSERVE = r"observes?|observations?|sees?|knows?|reads?|monitors?|inputs?|sensors?|watch(?:es)?"
+_OBSERVE = (
+    r"observes?|observations?|sees?|knows?|reads?|monitors?|inputs?|sensors?|watch(?:es)?|measurements?|readings?"
+)
 _ACT = r"actions?|do|choices|choose|chooses|options?|decisions?|outputs?|moves?|picks?|settings?"
 _ORDER = re.compile(r"\(?\bin (?:this |that )?order\b\)?", re.IGNORECASE)
 _OBSERVE_WORD = re.compile(rf"\b(?:{_OBSERVE})\b", re.IGNORECASE)

@@ -11,6 +11,8 @@ rewrite is mechanical and only touches characters whose meaning is unambiguous:
 - ``·``, ``×`` and ``⋅`` become ``*``; ``−``, ``–`` between operands ``-``; ``←`` and ``:=`` ``=``; ``≤ ≥ ≠``
   ``<= >= !=``; superscript digits ``**n``; ``√x`` ``sqrt(x)``; ``|x - 1|`` ``abs(x - 1)``;
 - a function written without parentheses gets them (``sin θ`` -> ``sin(theta)``, ``cos²θ`` -> ``cos(theta)**2``);
+- time indices: ``x_{k+1}`` is the next value ``x_next``, ``x_k`` the value now ``x`` (tank_level, dev; not
+  ``Delta_t``); ``clamp(...)`` is ``clip(...)``;
 - a caret is a power (``theta^2`` -> ``theta**2``), a primed symbol before ``=`` or an operator the quantity's next
   value (``theta_dot' = ...`` -> ``theta_dot_next = ...``; pendulum_swingup, dev), ``mod`` the remainder
   (``(x + pi) mod 2*pi`` -> ``(x + pi) % (2*pi)``);
@@ -64,6 +66,10 @@ _CARET_POWER = re.compile(r"(?<=[\w)\]])\s*\^\s*(?=[\w(.+\-])")
 # theta_dot' = ..., theta' = wrap(theta + theta_dot' * dt): a primed symbol before "=" or an operator is the
 # quantity's next value. Not a quoted word ('left') and not a possessive ("the users' queues": a word follows).
 _PRIME = re.compile(r"(?<![\w'′])([A-Za-z_]\w*)['′](?!['′\w])(?=\s*[=+\-*/)\]])")
+# u_{k+1} = clamp(u_k + Delta_u, 0, 1): the letter a subscript "+ 1" follows indexes time; x_{k+1} is x's next value,
+# x_k and x_{k} its value now (not Delta_t, the step's length).
+_TIME_INDEX = re.compile(r"_\{\s*([A-Za-z])\s*\+\s*1\s*\}")
+_CLAMP = re.compile(r"\bclamp\s*\(")
 # (x + pi) mod 2*pi, k mod 7: "mod" between operands is the remainder, of the whole product that follows.
 _MOD = re.compile(r"(?<=[\w)])\s+mod\s+(\d+(?:\.\d+)?(?:\s*\*?\s*pi\b)?)")
 
@@ -93,6 +99,14 @@ def _spell_letters(text: str) -> str:
     return unicodedata.normalize("NFC", "".join(out))
 
 
+def _without_time_index(text: str) -> str:
+    """``x_{k+1}`` -> ``x_next`` and ``x_k``, ``x_{k}`` -> ``x`` for each letter ``k`` the text indexes time with."""
+    for letter in sorted({m.group(1) for m in _TIME_INDEX.finditer(text)}):
+        text = re.sub(rf"(?<=[A-Za-z0-9])_\{{\s*{letter}\s*\+\s*1\s*\}}", "_next", text)
+        text = re.sub(rf"\b(?!Delta_|delta_)([A-Za-z]\w*?)_(?:\{{\s*{letter}\s*\}}|{letter}\b)", r"\1", text)
+    return text
+
+
 def plain_math(text: str) -> str:
     """Rewrite typeset mathematics in ``text`` as Python-like plain text (see the module docstring).
 
@@ -102,7 +116,7 @@ def plain_math(text: str) -> str:
     Returns:
         The same text with its formulas in plain form; text without such characters comes back unchanged.
     """
-    if text.isascii() and not re.search(r":=|[|%^']|\smod\s", text):
+    if text.isascii() and not re.search(r":=|[|%^'{]|\smod\s|\bclamp\b", text):
         return text
     plain = _PERCENT.sub(_as_fraction, text)
     plain = _spell_letters(plain)
@@ -115,6 +129,8 @@ def plain_math(text: str) -> str:
     plain = _BARE_CALL.sub(r"\1(\2)", plain)
     plain = _ABS_BARS.sub(lambda m: f"abs({m.group(1).strip()})" if m.group(1).strip() else m.group(0), plain)
     plain = _CARET_POWER.sub("**", plain)
+    plain = _without_time_index(plain)
+    plain = _CLAMP.sub("clip(", plain)
     plain = _PRIME.sub(r"\1_next", plain)
     plain = _MOD.sub(lambda m: " % (" + re.sub(r"\s*\*?\s*(pi)$", r"*\1", m.group(1)) + ")", plain)
     return _WALRUS.sub(" = ", plain)

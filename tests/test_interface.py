@@ -41,6 +41,8 @@ def test_forms_of_stating_the_interface() -> None:
     assert (ranged.n_actions, ranged.actions) == (5, [])  # the list split into ten items: the count wins
     assert stated_interface("The cells are indexed 0 to 15 row by row.") == StatedInterface()  # no seeing or doing
     assert stated_interface("It reads its cell, indexed 0 to 15.") == StatedInterface()  # one number, not sixteen
+    given = stated_interface("The controller is given two measurements, in this order: the level h, then u.")
+    assert given.observations == ["the level h", "u"]  # tank_level (dev)
 
 
 def _sar(actions: list[str], observations: tuple[str, ...] = ("position", "velocity")) -> SARSpec:

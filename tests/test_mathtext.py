@@ -33,6 +33,10 @@ from alamp.tasks import load_tasks
          "theta_dot_next = theta_dot + u * dt\n theta_next = theta + theta_dot_next * dt"),
         ("wrap(x) = ((x + pi) mod 2*pi) - pi; k mod 7", "wrap(x) = ((x + pi) % (2*pi)) - pi; k % (7)"),
         ("x′ = x + v·Δt", "x_next = x + v*Delta_t"),
+        # tank_level (dev): time indices and clamp; Δt stays the step's length.
+        ("u_{k+1} = clamp(u_k + Δu, 0, 1)\nh_{k+1} = h_k + (Δt/A)·u_{k+1}",
+         "u_next = clip(u + Delta_u, 0, 1)\nh_next = h + (Delta_t/A)*u_next"),
+        ("γ_{t+1} = γ_t + ε_{t}, K_s = 0.2", "gamma_next = gamma + epsilon, K_s = 0.2"),
     ],
 )  # fmt: skip
 def test_formulas_become_python(typeset: str, plain: str) -> None:
@@ -51,6 +55,7 @@ def test_formulas_become_python(typeset: str, plain: str) -> None:
         "the drivers' shifts end at 6; press 'left' ('L') or don't",  # possessives and quotes are no primes
         "x'' = -x is the spring's law",  # a second derivative is not a next value
         "we sell a mod for the game",
+        "x_k is the k-th sample and the set {a, b}",  # no "+ 1" subscript: k indexes no time
     ],
 )
 def test_prose_is_left_alone(prose: str) -> None:
