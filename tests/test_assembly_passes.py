@@ -289,6 +289,37 @@ def test_reward_in_text(text: str, reward: str | None) -> None:
     assert reward_in_text(plain_math(text)) == reward
 
 
+@covers("if_then_else_as_conditional")
+def test_if_then_else_as_conditional() -> None:
+    # frozen_lake (dev): the SAR agent wrote the reward as "if row == goal_row and col == goal_col then goal_reward else
+    # 0"; the grammar now admits the form (refused, it was glued into names) and this pass makes it Python's.
+    outputs = gold("frozen_lake")
+    reward = outputs["sar"].reward
+    assert "if" not in reward  # the gold reward is a plain expression; write it the model's way
+    outputs["sar"] = outputs["sar"].model_copy(update={"reward": f"if 1 > 0 then {reward} else 0"})
+    assembly = assemble(**outputs)
+    fired_alone(assembly, "if_then_else_as_conditional")
+    assert assembly.spec.reward == f"({reward}) if (1 > 0) else (0)"
+    env(assembly)  # compiles
+    with pytest.raises((AssemblyError, SpecError)):
+        compile_spec(assemble(**outputs, passes=without("if_then_else_as_conditional")).spec)
+
+
+@pytest.mark.parametrize(
+    ("text", "python"),
+    [
+        ("if a then 1 else if b then 2 else 3", "(1) if (a) else ((2) if (b) else (3))"),
+        ("if a then (x if c else y) else 0", "((x if c else y)) if (a) else (0)"),
+        ("x if c else y", "x if c else y"),
+        ("if a then 1", "if a then 1"),  # no else: left to the checker
+    ],
+)
+def test_as_python_conditional(text: str, python: str) -> None:
+    from alamp.assembly.passes.if_then_else_as_conditional import as_python_conditional
+
+    assert as_python_conditional(text) == python
+
+
 @covers("no_termination_as_text_says")
 def test_no_termination_as_text_says() -> None:
     # pendulum_swingup (dev): "Nothing terminates the run early", yet the Constraint agent filed the start range of

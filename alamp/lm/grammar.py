@@ -165,7 +165,8 @@ def expression_rules(names: Iterable[str] | None, functions: Iterable[str], *, r
     """GBNF rules (root rule ``rule``) for one expression of the spec language.
 
     The syntax is the spec language's (``alamp.spec.expr``): numbers, names, calls of its functions, unary ``-`` and
-    ``not``, arithmetic, comparisons (chained too), ``and``/``or``, parentheses and ``a if condition else b``. No
+    ``not``, arithmetic, comparisons (chained too), ``and``/``or``, parentheses and ``a if condition else b`` (or
+    ``if condition then a else b``, which assembly rewrites). No
     string, tuple, subscript, statement or assignment can be written.
 
     Args:
@@ -188,7 +189,9 @@ def expression_rules(names: Iterable[str] | None, functions: Iterable[str], *, r
     function_list = [f for f in functions if re.fullmatch(r"[A-Za-z_]\w*", f)]
     has_names = name_list is None or bool(name_list)
     rules = [
-        f'{r} ::= {r}-chain ("if " {r}-chain "else " {r})?',
+        # "if c then a else b" too: refused it, the model ran the keywords into names (frozen_lake, dev: "ifrow ==
+        # goal_row and col == goal_colthengoal_rewardelse0"); assembly rewrites it (if_then_else_as_conditional).
+        f'{r} ::= {r}-chain ("if " {r}-chain "else " {r})? | "if " {r}-chain "then " {r} "else " {r}',
         f"{r}-chain ::= {r}-ws {r}-term ({r}-ws {r}-binop {r}-ws {r}-term)* {r}-ws",
         f'{r}-term ::= ("-" | "not ")? {r}-ws {r}-atom',
         f"{r}-atom ::= {r}-number"

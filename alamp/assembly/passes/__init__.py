@@ -29,6 +29,7 @@ from alamp.assembly.passes import (
     formulas_for_undefined_names,
     horizon_from_parameter,
     identity_updates_dropped,
+    if_then_else_as_conditional,
     list_parameters_as_constants,
     mdp_states_as_state,
     next_value_after_its_update,
@@ -88,6 +89,7 @@ PASSES: tuple[Pass, ...] = tuple(
         clip_of_next_value_after_update,
         # reward, termination, observation
         reward_termination_observation,
+        if_then_else_as_conditional,
         reward_from_update,
         reward_sign_from_objective,
         reward_as_text_states,
