@@ -33,7 +33,8 @@ __all__ = [
 ]
 
 # "x = ...", "temp = ...", "T_in = T_in + ...": where a formula may start in the plain-form text.
-_FORMULA_START = re.compile(r"(?<![\w.*])([A-Za-z_]\w*)\s*=(?!=)\s*")
+# Not after "/": "m*dv/dt = F - ..." is a differential equation, no definition of dt (cruise_control, train).
+_FORMULA_START = re.compile(r"(?<![\w.*/])([A-Za-z_]\w*)\s*=(?!=)\s*")
 # Where a formula in running text may end: a comma or full stop followed by a space, a semicolon, a line end, or the
 # closing parenthesis of a remark it sits in ("(the escapement E = biomass - catch) then grow", fishery_quota, train).
 _FORMULA_END = re.compile(r",(?=\s)|;|\n|\.(?=\s|$)|\)(?=[\s,.;]|$)|$")

@@ -573,7 +573,8 @@ def test_formulas_the_text_defines() -> None:
     text = (
         "With F the force: temp = (F + m·l·θ̇²·sin θ) / M,\n"
         "θ̈ = (g·sin θ − cos θ·temp) / l, then x ← x + τ·ẋ, and reward = min(release, 8) − 3·spill.\n"
-        "M = 1.1 kg; y = 2 and y = 3; z = a + 1, later z = a + 2; w = print(x)."
+        "M = 1.1 kg; y = 2 and y = 3; z = a + 1, later z = a + 2; w = print(x).\n"
+        "m·dv/dt = F − k·v²"  # a differential equation defines no dt (cruise_control, train)
     )
     assert formulas_in_text(text) == {
         "temp": "(F + m * l * theta_dot ** 2 * sin(theta)) / M",

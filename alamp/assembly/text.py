@@ -36,7 +36,8 @@ def constants_in_text(text: str) -> dict[str, float]:
     return {name: next(iter(found)) for name, found in values.items() if len(found) == 1}
 
 
-_FORMULA_START = re.compile(r"(?<![\w.*])([A-Za-z_]\w*)\s*=(?!=)\s*")
+# Not after "/": "m*dv/dt = F - ..." is a differential equation, no definition of dt (cruise_control, train).
+_FORMULA_START = re.compile(r"(?<![\w.*/])([A-Za-z_]\w*)\s*=(?!=)\s*")
 # Where a formula in running text may end: a comma or full stop followed by a space, a semicolon, a line end.
 _FORMULA_END = re.compile(r",(?=\s)|;|\n|\.(?=\s|$)|$")
 _FORMULA_NODES = (
