@@ -231,6 +231,33 @@ def test_the_prompt_cache_setting_reaches_the_server_and_replaces_it(fake_server
         stop_local_server()
 
 
+def test_the_default_server_runs_through_the_lean_cache_wrapper(fake_server: Path, fake_gguf: Path) -> None:
+    default = load_lm_config(["lm=local"])
+    assert default.server_target().endswith("_llama_server.py") and Path(default.server_target()).is_file()
+    assert _local_cfg(fake_server, fake_gguf).server_target() == str(fake_server)  # a configured one runs as it is
+
+
+def test_the_lean_cache_keeps_one_row_of_logits() -> None:
+    import numpy as np
+    from llama_cpp.llama import LlamaState
+
+    from alamp.lm._llama_server import LeanRAMCache
+
+    cache = LeanRAMCache(capacity_bytes=1000)
+    scores = np.arange(12, dtype=np.single).reshape(4, 3)  # n_batch x n_vocab, in miniature
+    state = LlamaState(input_ids=np.array([1, 2, 3]), scores=scores, n_tokens=3, llama_state=b"x" * 400,
+                       llama_state_size=400, seed=0)  # fmt: skip
+    cache[(1, 2, 3)] = state
+    kept = cache[(1, 2, 3, 4)]  # the longest shared prefix
+    assert kept.scores.shape == (1, 3) and kept.scores.tolist() == [[9.0, 10.0, 11.0]]
+    restored = np.zeros((4, 3), dtype=np.single)
+    restored[: kept.n_tokens, :] = kept.scores  # what Llama.load_state does: the row broadcasts
+    for key in [(5,), (6,), (7,)]:  # 400 bytes each: a capacity of 1000 keeps the two newest
+        cache[key] = LlamaState(input_ids=np.array(key), scores=scores, n_tokens=1, llama_state=b"y" * 400,
+                                llama_state_size=400, seed=0)  # fmt: skip
+    assert list(cache.cache_state) == [(6,), (7,)]
+
+
 def test_build_lm_talks_to_the_managed_server_with_repeat_penalty(
     fake_server: Path, fake_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -117,11 +117,19 @@ class LMConfig(BaseModel):
     prompt_cache_mib: int = Field(
         default=0,
         ge=0,
-        description="llama_cpp.server's RAM prompt cache (MiB of model state; 0: off): a prompt sharing a prefix with "
-        "an earlier call, not only the last one, skips evaluating that prefix",
+        description="the server's RAM prompt cache (MiB of model state; 0: off): a prompt sharing a prefix with an "
+        "earlier call, not only the last one, skips evaluating that prefix",
     )
     server_args: list[str] = Field(default_factory=list, description="extra llama_cpp.server arguments")
     server_module: str = Field(default="llama_cpp.server", description="server module (or .py script) to run")
+
+    def server_target(self) -> str:
+        """What the server child runs: the default ``llama_cpp.server`` through alamp's wrapper
+        (``alamp/lm/_llama_server.py``, llama_cpp.server with a prompt cache that does not copy the logits buffer into
+        every entry); any other module or script as configured."""
+        if self.server_module == "llama_cpp.server":
+            return str(Path(__file__).with_name("_llama_server.py"))
+        return self.server_module
 
     def server_arguments(self) -> list[str]:
         """The extra ``llama_cpp.server`` arguments: the prompt cache's, then ``server_args``."""
