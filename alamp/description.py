@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from alamp.interface import StatedInterface, stated_interface
 from alamp.mathtext import plain_math
 from alamp.text_maps import with_map_cells
-from alamp.text_step import TextStep, read_text_step
+from alamp.text_step import TextStep, read_text_step, updated_name
 
 __all__ = [
     "Description",
@@ -148,12 +148,20 @@ def symbols_in_text(plain: str) -> list[str]:
     ``plain`` is the plain-math form (``alamp.mathtext.plain_math``). A formula starts at ``name =`` and ends at the
     first comma, semicolon, full stop or line end after which it parses as arithmetic on names, numbers and the spec
     language's functions; updates (``x = x + tau*x_dot``) count as well as definitions. Single English words that
-    happen to precede ``=`` in prose are kept only when they also appear inside some formula.
+    happen to precede ``=`` in prose are kept only when they also appear inside some formula. Not ``pi`` or ``inf``,
+    and not ``x_next`` / ``next_x`` beside ``x``: the next value of a quantity, not a quantity.
     """
+    from alamp.spec.expr import BUILTIN_CONSTANTS
+
     found: list[str] = []
     for target, _, names in formula_statements(plain):
         found += [target, *names]
-    return list(dict.fromkeys(found))
+    ordered = list(dict.fromkeys(found))
+    # pi is no quantity of the problem, and theta_next is theta's next value, not a quantity of its own: offered
+    # them, the Variable agent made every symbol a state variable (pendulum_swingup, dev: pi, theta_next, g, l, m).
+    return [
+        s for s in ordered if s not in BUILTIN_CONSTANTS and updated_name(s, [o for o in ordered if o != s]) is None
+    ]
 
 
 def formula_statements(plain: str) -> list[tuple[str, str, list[str]]]:

@@ -28,6 +28,13 @@ def test_prose_before_an_equals_sign_is_no_symbol() -> None:
     assert symbols_in_text(text) == ["x", "y", "z"]
 
 
+def test_next_values_and_pi_are_no_symbols() -> None:
+    # pendulum_swingup (dev): offered theta_dot_next, theta_next and pi, the Variable agent made every symbol a state.
+    text = "theta_dot_next = theta_dot + u*dt, theta_next = (theta + theta_dot_next*dt + pi) % (2*pi) - pi"
+    assert symbols_in_text(text) == ["theta_dot", "u", "dt", "theta"]
+    assert symbols_in_text("x_next = 2*y") == ["x_next", "y"]  # no x beside it: a name of its own
+
+
 def test_a_description_is_read_once_into_every_fact_the_program_takes_from_it() -> None:
     text = Description.read("Each step x = x + tau*v with tau = 0.5. It has two actions, in this order: left, right.")
     assert text.constants == {"tau": 0.5} and text.stated.n_actions == 2
