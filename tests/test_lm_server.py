@@ -258,6 +258,29 @@ def test_the_lean_cache_keeps_one_row_of_logits() -> None:
     assert list(cache.cache_state) == [(6,), (7,)]
 
 
+def test_the_disk_prompt_cache_keeps_lean_states_across_servers(tmp_path: Path) -> None:
+    import numpy as np
+    from llama_cpp.llama import LlamaState
+
+    from alamp.lm._llama_server import LeanDiskCache, take_option
+
+    scores = np.ones((512, 8), dtype=np.single)
+    state = LlamaState(input_ids=np.array([1, 2, 3]), scores=scores, n_tokens=3, llama_state=b"k" * 100,
+                       llama_state_size=100, seed=0)  # fmt: skip
+    LeanDiskCache(str(tmp_path), capacity_bytes=2**20)[(1, 2, 3)] = state
+    later = LeanDiskCache(str(tmp_path), capacity_bytes=2**20)  # another server, the next run
+    found = later[(1, 2, 3, 9, 9)]
+    assert found.scores.shape == (1, 8) and found.llama_state == b"k" * 100
+    argv, folder = take_option(["server", "--n_ctx", "8", "--prompt_cache_dir", "/x/y", "--cache", "true"],
+                               "--prompt_cache_dir")  # fmt: skip
+    assert (argv, folder) == (["server", "--n_ctx", "8", "--cache", "true"], "/x/y")
+    cfg = load_lm_config(["lm=local", "lm.prompt_cache=disk"])
+    arguments = cfg.server_arguments(Path("/models/m.gguf"))
+    assert arguments[arguments.index("--cache_type") + 1] == "disk"
+    folder_name = Path(arguments[arguments.index("--prompt_cache_dir") + 1]).name
+    assert folder_name.startswith(f"m-ctx{cfg.n_ctx}-llama_cpp")  # a state fits only the model and settings
+
+
 def test_build_lm_talks_to_the_managed_server_with_repeat_penalty(
     fake_server: Path, fake_gguf: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,28 +8,63 @@ evaluating them. Each stored state also holds a copy of the logits buffer (``n_b
 for the embedded model, beside 55 MiB of model state for a 2,000-token prompt); a server with a 512 MiB cache grew
 to 17 GB. Generation always evaluates at least the last prompt token again, so the stored logits are never read:
 ``LeanRAMCache`` keeps only their last row.
+
+With ``--cache_type disk`` the states are kept on disk (``LeanDiskCache``, in the folder given by alamp's own
+``--prompt_cache_dir`` argument, which this wrapper takes out before llama_cpp.server reads the rest), so the next
+run finds each agent's instructions and demo evaluated already; alamp names the folder after the model, the context
+length and the llama-cpp-python version, as a state fits only the model and settings that made it.
 """
 
 from __future__ import annotations
 
+import functools
+import sys
 from collections.abc import Sequence
 
 import llama_cpp
 from llama_cpp.llama import LlamaState
-from llama_cpp.llama_cache import LlamaRAMCache
+from llama_cpp.llama_cache import LlamaDiskCache, LlamaRAMCache
+
+
+def _lean(value: LlamaState) -> LlamaState:
+    if value.scores is not None and len(value.scores) > 1:
+        value.scores = value.scores[-1:].copy()  # Llama.load_state broadcasts it over the rows it restores
+    return value
 
 
 class LeanRAMCache(LlamaRAMCache):
     """llama-cpp-python's RAM prompt cache, storing each state without its logits buffer (one row kept)."""
 
     def __setitem__(self, key: Sequence[int], value: LlamaState) -> None:
-        if value.scores is not None and len(value.scores) > 1:
-            value.scores = value.scores[-1:].copy()  # load_state broadcasts it over the rows it restores
-        super().__setitem__(key, value)
+        super().__setitem__(key, _lean(value))
+
+
+class LeanDiskCache(LlamaDiskCache):
+    """llama-cpp-python's disk prompt cache, storing each state without its logits buffer (one row kept)."""
+
+    def __setitem__(self, key: Sequence[int], value: LlamaState) -> None:
+        super().__setitem__(key, _lean(value))
+
+
+def take_option(argv: list[str], name: str) -> tuple[list[str], str | None]:
+    """``argv`` without ``name VALUE``, and VALUE (None when absent)."""
+    if name not in argv:
+        return argv, None
+    at = argv.index(name)
+    if at + 1 >= len(argv):
+        raise SystemExit(f"{name} needs a value")
+    return argv[:at] + argv[at + 2 :], argv[at + 1]
+
+
+def main() -> None:
+    sys.argv, folder = take_option(sys.argv, "--prompt_cache_dir")
+    # The server builds its cache as llama_cpp.LlamaRAMCache(...) / llama_cpp.LlamaDiskCache(...).
+    llama_cpp.LlamaRAMCache = LeanRAMCache
+    llama_cpp.LlamaDiskCache = functools.partial(LeanDiskCache, folder) if folder else LeanDiskCache
+    from llama_cpp.server.__main__ import main as serve
+
+    serve()
 
 
 if __name__ == "__main__":
-    llama_cpp.LlamaRAMCache = LeanRAMCache  # the server builds its cache as llama_cpp.LlamaRAMCache(...)
-    from llama_cpp.server.__main__ import main
-
     main()

@@ -117,8 +117,13 @@ class LMConfig(BaseModel):
     prompt_cache_mib: int = Field(
         default=0,
         ge=0,
-        description="the server's RAM prompt cache (MiB of model state; 0: off): a prompt sharing a prefix with an "
+        description="the server's prompt cache (MiB of model state; 0: off): a prompt sharing a prefix with an "
         "earlier call, not only the last one, skips evaluating that prefix",
+    )
+    prompt_cache: Literal["ram", "disk"] = Field(
+        default="ram",
+        description="where the prompt cache keeps states: ram (for the server's life) or disk "
+        "(<alamp cache>/prompt-cache, kept across runs)",
     )
     server_args: list[str] = Field(default_factory=list, description="extra llama_cpp.server arguments")
     server_module: str = Field(default="llama_cpp.server", description="server module (or .py script) to run")
@@ -131,10 +136,38 @@ class LMConfig(BaseModel):
             return str(Path(__file__).with_name("_llama_server.py"))
         return self.server_module
 
-    def server_arguments(self) -> list[str]:
-        """The extra ``llama_cpp.server`` arguments: the prompt cache's, then ``server_args``."""
-        cache = ["--cache", "true", "--cache_type", "ram", "--cache_size", str(self.prompt_cache_mib * 2**20)]
-        return [*(cache if self.prompt_cache_mib else []), *self.server_args]
+    def server_arguments(self, model_path: Path | None = None) -> list[str]:
+        """The extra server arguments: the prompt cache's, then ``server_args``.
+
+        Args:
+            model_path: The model file; names the disk cache's folder (a state fits only the model that made it).
+        """
+        if not self.prompt_cache_mib:
+            return list(self.server_args)
+        cache = [
+            "--cache",
+            "true",
+            "--cache_type",
+            self.prompt_cache,
+            "--cache_size",
+            str(self.prompt_cache_mib * 2**20),
+        ]
+        if self.prompt_cache == "disk" and self.server_target().endswith("_llama_server.py"):
+            cache += ["--prompt_cache_dir", str(self.prompt_cache_folder(model_path))]
+        return [*cache, *self.server_args]
+
+    def prompt_cache_folder(self, model_path: Path | None = None) -> Path:
+        """The disk prompt cache's folder: ``<alamp cache>/prompt-cache/<model>-ctx<n>-llama_cpp<version>``."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        from alamp.paths import cache_dir
+
+        try:
+            runtime = version("llama_cpp_python")
+        except PackageNotFoundError:
+            runtime = "unknown"
+        model = Path(model_path).stem if model_path else self.served_model_name
+        return cache_dir() / "prompt-cache" / f"{model}-ctx{self.n_ctx}-llama_cpp{runtime}"
 
     @field_validator("model")
     @classmethod

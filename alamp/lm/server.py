@@ -394,7 +394,7 @@ def get_local_server(cfg: LMConfig, *, probe: bool = True) -> LocalServer:
     model_path = ensure_model(cfg)
     key = (
         str(model_path), cfg.served_model_name, cfg.host, cfg.port, cfg.n_ctx, cfg.n_threads,
-        tuple(cfg.server_arguments()), cfg.server_target(),
+        tuple(cfg.server_arguments(model_path)), cfg.server_target(),
     )  # fmt: skip
     with _shared_lock:
         if _shared is not None and _shared_key == key:
@@ -416,7 +416,7 @@ def get_local_server(cfg: LMConfig, *, probe: bool = True) -> LocalServer:
             port=cfg.port,
             n_ctx=cfg.n_ctx,
             n_threads=cfg.n_threads,
-            extra_args=cfg.server_arguments(),
+            extra_args=cfg.server_arguments(model_path),
             startup_timeout_s=cfg.startup_timeout_s,
             server_target=cfg.server_target(),
         )
