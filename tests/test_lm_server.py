@@ -271,6 +271,7 @@ def test_the_disk_prompt_cache_keeps_lean_states_across_servers(tmp_path: Path) 
     later = LeanDiskCache(str(tmp_path), capacity_bytes=2**20)  # another server, the next run
     found = later[(1, 2, 3, 9, 9)]
     assert found.scores.shape == (1, 8) and found.llama_state == b"k" * 100
+    assert later[(1, 2, 7)].llama_state == b"k" * 100  # handed out, and kept for the next prompt
     argv, folder = take_option(["server", "--n_ctx", "8", "--prompt_cache_dir", "/x/y", "--cache", "true"],
                                "--prompt_cache_dir")  # fmt: skip
     assert (argv, folder) == (["server", "--n_ctx", "8", "--cache", "true"], "/x/y")

@@ -40,7 +40,15 @@ class LeanRAMCache(LlamaRAMCache):
 
 
 class LeanDiskCache(LlamaDiskCache):
-    """llama-cpp-python's disk prompt cache, storing each state without its logits buffer (one row kept)."""
+    """llama-cpp-python's disk prompt cache, storing each state without its logits buffer (one row kept), and
+    keeping a state it hands out (the library's pops it: every call then took the one state sharing the chat
+    template's first tokens with it, and the cache never held more than the last call's)."""
+
+    def __getitem__(self, key: Sequence[int]) -> LlamaState:
+        found = self._find_longest_prefix_key(tuple(key))
+        if found is None:
+            raise KeyError("Key not found")
+        return self.cache[found]
 
     def __setitem__(self, key: Sequence[int], value: LlamaState) -> None:
         super().__setitem__(key, _lean(value))
