@@ -21,6 +21,7 @@ import functools
 import sys
 from collections.abc import Sequence
 
+import diskcache
 import llama_cpp
 from llama_cpp.llama import LlamaState
 from llama_cpp.llama_cache import LlamaDiskCache, LlamaRAMCache
@@ -43,6 +44,12 @@ class LeanDiskCache(LlamaDiskCache):
     """llama-cpp-python's disk prompt cache, storing each state without its logits buffer (one row kept), and
     keeping a state it hands out (the library's pops it: every call then took the one state sharing the chat
     template's first tokens with it, and the cache never held more than the last call's)."""
+
+    def __init__(self, cache_dir: str = ".cache/llama_cache", capacity_bytes: int = 2 << 30) -> None:
+        super().__init__(cache_dir=cache_dir, capacity_bytes=capacity_bytes)
+        # diskcache culls by itself at its own size limit (1 GiB by default, about 16 states: one run's), oldest stored
+        # first; bounded by the capacity asked for instead, least recently used first, each agent's state stays.
+        self.cache = diskcache.Cache(cache_dir, size_limit=capacity_bytes, eviction_policy="least-recently-used")
 
     def __getitem__(self, key: Sequence[int]) -> LlamaState:
         found = self._find_longest_prefix_key(tuple(key))
