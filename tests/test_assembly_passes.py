@@ -671,6 +671,23 @@ def test_action_labels_as_indices() -> None:
     assert moves == {("left",), ("down",), ("right",), ("up",)}  # each reads its own indicator, which is 1: all alike
 
 
+def test_action_labels_that_name_constants_are_their_values() -> None:
+    # pendulum_swingup (dev): "torque_minus (-2 N*m), coast (0) and torque_plus (+2 N*m)"; the Parameter agent kept the
+    # three torques as constants of the actions' names, and the SAR agent wrote u_next = torque_minus ...
+    outputs = with_actions(gold("pendulum_swingup"), {name: f"torque = {name}" for name in
+                                                      ("torque_minus", "coast", "torque_plus")})  # fmt: skip
+    outputs["parameters"] = [*outputs["parameters"], Parameter(name="torque_minus", value=-2.0),
+                             Parameter(name="coast", value=0.0), Parameter(name="torque_plus", value=2.0)]  # fmt: skip
+    assembly = assemble(**outputs)
+    assert assembly.fired.get("action_labels_as_indices") == 1, assembly.fired
+    assert [[(u.target, u.expr) for u in a.updates] for a in assembly.spec.actions] == [
+        [("torque", "-2")], [("torque", "0")], [("torque", "2")]
+    ]  # fmt: skip
+    environment = env(assembly)
+    environment.unwrapped.set_state(np.array([0.0, 0.0]))
+    assert float(environment.step(2)[0][1]) == pytest.approx(0.3)  # dt * 3/(m*l^2) * 2 at the top
+
+
 @covers("action_names_as_indicators")
 def test_action_names_as_indicators() -> None:
     # battery_arbitrage: buying and selling written with the actions' names as 0/1 values.

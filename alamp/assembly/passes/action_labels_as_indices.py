@@ -32,28 +32,47 @@ def _label_target(state: AssemblyState) -> str | None:
     return min(candidates) if candidates else None
 
 
-def _compare_by_index(expr: str, target: str, index: dict[str, int]) -> str:
+def _compare_by_index(expr: str, target: str, index: dict[str, float]) -> str:
     names = "|".join(re.escape(n) for n in sorted(index, key=len, reverse=True))
     t = re.escape(target)
-    expr = re.sub(rf"\b{t}\s*(==|!=)\s*({names})\b", lambda m: f"{target} {m[1]} {index[m[2]]}", expr)
-    return re.sub(rf"\b({names})\s*(==|!=)\s*{t}\b", lambda m: f"{index[m[1]]} {m[2]} {target}", expr)
+    expr = re.sub(rf"\b{t}\s*(==|!=)\s*({names})\b", lambda m: f"{target} {m[1]} {index[m[2]]:g}", expr)
+    return re.sub(rf"\b({names})\s*(==|!=)\s*{t}\b", lambda m: f"{index[m[1]]:g} {m[2]} {target}", expr)
+
+
+def _values(state: AssemblyState) -> dict[str, float] | None:
+    """Each action's constant, when every action's name is also a constant and they differ (``torque_minus = -2``)."""
+    values: dict[str, float] = {}
+    for action in state.actions:
+        value = state.constants.get(action.name)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            return None
+        values[action.name] = float(value)
+    return values if len(set(values.values())) == len(values) else None
 
 
 def run(state: AssemblyState) -> None:
     target = _label_target(state)
     if target is None:
         return
-    index = {action.name: i for i, action in enumerate(state.actions)}
+    # The text may value each action ("torque_minus (-2 N*m), coast (0) and torque_plus (+2 N*m)") and the Parameter
+    # agent keep those values as constants of the actions' names: then the name stands for its value, not a label
+    # (pendulum_swingup, dev: u_next = torque_minus became u_next = 0, the index, instead of -2).
+    values = _values(state)
+    index = values or {action.name: i for i, action in enumerate(state.actions)}
     for action in state.actions:
         action.updates = [
-            Assignment(target=target, expr=str(index[action.name])) if u.target == target else u for u in action.updates
+            Assignment(target=target, expr=f"{index[action.name]:g}" if values else str(index[action.name]))
+            if u.target == target
+            else u
+            for u in action.updates
         ]
     state.shared = [Assignment(target=u.target, expr=_compare_by_index(u.expr, target, index)) for u in state.shared]
     state.reward = _compare_by_index(state.reward, target, index)
     state.terminated = [_compare_by_index(c, target, index) for c in state.terminated]
+    what = "value, as the constants of those names give it" if values else "index"
     state.fire(
-        f"actions set {target!r} to their own names: {target} is the chosen action's index "
-        f"({', '.join(f'{name} = {i}' for name, i in index.items())})"
+        f"actions set {target!r} to their own names: {target} is the chosen action's {what} "
+        f"({', '.join(f'{name} = {i:g}' for name, i in index.items())})"
     )
 
 
