@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -41,24 +42,35 @@ _FORMULA_END = re.compile(r",(?=\s)|;|\n|\.(?=\s|$)|\)(?=[\s,.;]|$)|$")
 _MAX_FORMULA_CHARS = 400
 
 _NUMBER = r"-?\d+(?:\.\d+)?"
+# A range's bound: a number, or a multiple of pi ("[-pi, pi)", "[0, 2*pi]"; pendulum_swingup, dev).
+_BOUND = r"-?(?:\d+(?:\.\d+)?(?:\s*\*?\s*pi\b)?|pi\b)"
 # "uniform between 0.05 and 0.2", "drawn uniformly from [-0.1, 0.1] m", "~ U(18, 32)", "uniform in [15, 20]": the
 # range follows the word within a short clause (no full stop, no line end in between).
 _RANDOM_RANGE = re.compile(
     r"(?:\buniform(?:ly)?\b|\bU(?=[(\[]))[^.\n]{0,40}?"
-    rf"(?:between\s+({_NUMBER})\s*[^\s\d.,]*\s+and\s+({_NUMBER})|[(\[]\s*({_NUMBER})\s*,\s*({_NUMBER})\s*[)\]])"
+    rf"(?:between\s+({_BOUND})\s*[^\s\d.,]*\s+and\s+({_BOUND})|[(\[]\s*({_BOUND})\s*,\s*({_BOUND})\s*[)\]])"
 )
+
+
+def _bound(text: str) -> float:
+    """``-2``, ``0.5``, ``pi``, ``-2*pi``, ``2 pi`` as a number."""
+    text = text.replace(" ", "").replace("*", "")
+    if not text.endswith("pi"):
+        return float(text)
+    factor = text[:-2]
+    return (float(factor) if factor not in ("", "-") else (-1.0 if factor == "-" else 1.0)) * math.pi
 
 
 def random_ranges_in_text(plain: str) -> list[tuple[float, float]]:
     """The ranges the text says a quantity is drawn uniformly from, in order (``[(0.05, 0.2), (18.0, 32.0)]``).
 
-    Only ranges of two numbers; a range of symbols (``[-pi, pi)``) is not read. A range may be a start (the usual
+    Ranges of two numbers or multiples of pi (``[-pi, pi)``); no other symbols. A range may be a start (the usual
     case) or a per-step draw; the reader says only that the text draws a number uniformly from it.
     """
     found: list[tuple[float, float]] = []
     for match in _RANDOM_RANGE.finditer(plain):
         low, high = (match.group(1), match.group(2)) if match.group(1) is not None else (match.group(3), match.group(4))
-        pair = (float(low), float(high))
+        pair = (_bound(low), _bound(high))
         if pair[0] < pair[1] and pair not in found:
             found.append(pair)
     return found

@@ -244,6 +244,11 @@ def test_action_values_set_the_read_symbol() -> None:
     with pytest.raises(SpecError):  # without the pass, u is read and defined nowhere
         compile_spec(assemble(**outputs, text_constants=text.constants,
                               passes=without("action_values_set_the_read_symbol")).spec)  # fmt: skip
+    # Another run (pendulum_swingup, dev): every action sets u_next, the step reads u: one quantity, named u.
+    following = with_actions(outputs, {"torque_minus": "u_next = -2", "coast": "u_next = 0", "torque_plus": "u_next = 2"})
+    renamed = assemble(**following, text_constants=text.constants)
+    assert renamed.fired.get("action_values_set_the_read_symbol") == 1
+    assert [a.updates[0].target for a in renamed.spec.actions] == ["u", "u", "u"]
     # Effects that are no plain numbers (a notch up, a notch down) are the agent's own reading: left alone.
     relative = with_actions(outputs, {"torque_minus": "torque_minus = torque_minus - 1"})
     assert "action_values_set_the_read_symbol" not in assemble(**relative, text_constants=text.constants).fired
@@ -389,7 +394,9 @@ def test_start_from_text_draw() -> None:
         ("At inoculation X is uniform between 0.05 and 0.2 g/L and S = S_in.", [(0.05, 0.2)]),
         ("the level is uniformly distributed between 0.2 m and 0.8 m.", [(0.2, 0.8)]),
         ("Start: v_0 ~ U(18, 32) m/s and gamma_0 ~ U(-0.03, 0.03).", [(18.0, 32.0), (-0.03, 0.03)]),
-        ("theta uniform in [-pi, pi) and theta_dot uniform in [-1, 1] rad/s.", [(-1.0, 1.0)]),
+        # pendulum_swingup (dev): a range of pi's multiples is read too (theta started at 0 without it).
+        ("theta uniform in [-pi, pi) and theta_dot uniform in [-1, 1] rad/s.", [(-math.pi, math.pi), (-1.0, 1.0)]),
+        ("an angle uniform between 0 and 2*pi, a phase uniform in [x, y]", [(0.0, 2 * math.pi)]),
         ("a uniform rod, mass m = 1 kg. It starts at [0, 1].", []),
     ],
 )
@@ -517,6 +524,25 @@ def test_action_copies_of_the_step_dropped() -> None:
     expected = reference.step(0)[0]
     assert np.allclose(repaired.step(0)[0], expected)
     assert not np.allclose(unrepaired.step(0)[0], expected), "the copies advance the epidemic twice"
+
+
+def test_a_step_update_only_some_actions_carry_is_their_effect() -> None:
+    # elevator (dev): move_up's floor change was also written into the shared step, where it ran whatever the action.
+    outputs = gold("elevator")
+    up = "floor = clip(floor + 1, 0, top_floor)"
+    outputs = with_actions(outputs, {"move_up": f"move = 0; opened = 0; {up}"})
+    outputs["updates"] = [*updates(("floor", "clip(floor + 1, 0, top_floor)")), *outputs["updates"]]
+    assembly = assemble(**outputs)
+    fired_alone(assembly, "action_copies_of_the_step_dropped")
+    assert assembly.notes[0].startswith("update 'floor = clip(floor + 1, 0, top_floor)' is the effect of ['move_up']")
+    assert ("floor", "clip(floor + 1, 0, top_floor)") not in [(u.target, u.expr) for u in assembly.spec.updates]
+    environment = env(assembly)
+    start = environment.unwrapped.get_state().copy()
+    environment.unwrapped.set_state(start)
+    floor_after_open = environment.step(2)[0][0]  # open the doors: the car stays
+    environment.unwrapped.set_state(start)
+    floor_after_up = environment.step(0)[0][0]
+    assert floor_after_up == floor_after_open + 1
 
 
 @covers("identity_updates_dropped")

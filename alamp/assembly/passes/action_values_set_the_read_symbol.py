@@ -7,8 +7,12 @@ actions choose: each action sets it to its number. The SAR agent wrote ``torque_
 ``torque_plus = 2`` (each action's own label, or its neighbour's) while the text's step reads ``u``, "the torque
 chosen this step"; the environment then ignored the agent.
 
+When every action sets the next-value spelling of that name (``u_next = -2`` ... while the step reads ``u``), the two
+names are one quantity: ``u_next`` is renamed ``u`` wherever it appears.
+
 Origin: pendulum_swingup (dev, session 14): the text's own lines for the step read ``u``; the Symbol value agent
-rightly found no constant for it ("torque applied to the rod"), and the actions set ``torque_minus``/``torque_plus``.
+rightly found no constant for it ("torque applied to the rod"), and the actions set ``torque_minus``/``torque_plus``
+in one run, ``u_next`` in another.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ import ast
 import re
 
 from alamp.assembly.assembly_pass import Pass
-from alamp.assembly.names import names_in
+from alamp.assembly.names import names_in, rename
 from alamp.assembly.state import AssemblyState
 from alamp.schema import Assignment
+from alamp.text_step import updated_name
 
 _OPERATORS = {ast.Add: float.__add__, ast.Sub: float.__sub__, ast.Mult: float.__mul__, ast.Div: float.__truediv__}
 
@@ -47,6 +52,17 @@ def number_or_none(expr: str) -> float | None:
     return value(tree.body)
 
 
+def _rename_everywhere(state: AssemblyState, mapping: dict[str, str]) -> None:
+    for action in state.actions:
+        action.updates = [Assignment(target=mapping.get(u.target, u.target), expr=rename(u.expr, mapping))
+                          for u in action.updates]  # fmt: skip
+    state.shared = [Assignment(target=mapping.get(u.target, u.target), expr=rename(u.expr, mapping))
+                    for u in state.shared]  # fmt: skip
+    state.reward = rename(state.reward, mapping)
+    state.terminated = [rename(t, mapping) for t in state.terminated]
+    state.observation = [rename(o, mapping) for o in state.observation]
+
+
 def run(state: AssemblyState) -> None:
     if len(state.actions) < 2 or any(len(a.updates) != 1 for a in state.actions):
         return
@@ -57,7 +73,16 @@ def run(state: AssemblyState) -> None:
     (symbol,) = undefined
     values = [number_or_none(a.updates[0].expr) for a in state.actions]
     targets = {a.updates[0].target for a in state.actions}
-    if any(v is None for v in values) or len(set(values)) < 2 or symbol in targets or targets & read_by_step:
+    if any(v is None for v in values) or len(set(values)) < 2 or symbol in targets:
+        return
+    (target,) = targets if len(targets) == 1 else ("",)
+    if target and updated_name(target, [symbol]) == symbol and target not in state.state_names:
+        # u_next set by every action while the step reads u, which nothing defines: the same quantity, one name.
+        _rename_everywhere(state, {target: symbol})
+        state.fire(f"the actions set {target!r} and the step reads {symbol!r}, which nothing defines: one quantity, "
+                   f"named {symbol!r}")  # fmt: skip
+        return
+    if targets & read_by_step:
         return
     for action in state.actions:
         old = action.updates[0]
@@ -71,5 +96,8 @@ PASS = Pass(
     run=run,
     kind="repair",
     origin="pendulum_swingup (dev, session 14): actions set torque_minus/torque_plus, the text's step reads u",
-    note_pattern=re.compile(r"^action '[^']*': sets '[^']*' \(read by the step, defined nowhere\)"),
+    note_pattern=re.compile(
+        r"^action '[^']*': sets '[^']*' \(read by the step, defined nowhere\)"
+        r"|^the actions set '[^']*' and the step reads"
+    ),
 )

@@ -38,7 +38,9 @@ def run(state: AssemblyState) -> None:
         if var.low is None or var.high is None or not (math.isfinite(var.low) and math.isfinite(var.high)):
             continue
         for low, high in state.text_random_ranges:
-            if math.isclose(var.low, low) and math.isclose(var.high, high) and point_start_inside(var, low, high):
+            # rel_tol: a bound of pi is written 3.14 or 3.14159 (pendulum_swingup, dev)
+            close = math.isclose(var.low, low, rel_tol=1e-3) and math.isclose(var.high, high, rel_tol=1e-3)
+            if close and point_start_inside(var, low, high):
                 start = f"uniform({low:g}, {high:g})"
                 state.fire(
                     f"state {var.name!r}: bounds [{var.low:g}, {var.high:g}] are a range the text draws from and its "
