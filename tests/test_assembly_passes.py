@@ -245,7 +245,8 @@ def test_action_values_set_the_read_symbol() -> None:
         compile_spec(assemble(**outputs, text_constants=text.constants,
                               passes=without("action_values_set_the_read_symbol")).spec)  # fmt: skip
     # Another run (pendulum_swingup, dev): every action sets u_next, the step reads u: one quantity, named u.
-    following = with_actions(outputs, {"torque_minus": "u_next = -2", "coast": "u_next = 0", "torque_plus": "u_next = 2"})
+    next_values = {"torque_minus": "u_next = -2", "coast": "u_next = 0", "torque_plus": "u_next = 2"}
+    following = with_actions(outputs, next_values)
     renamed = assemble(**following, text_constants=text.constants)
     assert renamed.fired.get("action_values_set_the_read_symbol") == 1
     assert [a.updates[0].target for a in renamed.spec.actions] == ["u", "u", "u"]
