@@ -26,6 +26,7 @@ from alamp.text_step import TextStep, read_text_step, updated_name
 __all__ = [
     "Description",
     "TextFunction",
+    "action_effects_in_text",
     "formula_statements",
     "functions_in_text",
     "random_ranges_in_text",
@@ -239,6 +240,24 @@ def reward_in_text(plain: str) -> str | None:
     return next(iter(found)) if len(found) == 1 else None
 
 
+# "push left (u = -5 N)", "D = 0.15": an action the text lists by the value it gives one quantity.
+_STATED_EFFECT = re.compile(r"(?<![\w.])([A-Za-z_]\w*)\s*=\s*([-+]?\d+(?:\.\d+)?)(?![\w.])")
+
+
+def action_effects_in_text(stated: StatedInterface) -> tuple[str, ...]:
+    """The effect of each action the text lists, when every listed action sets the same quantity to a number
+    (``push left (u = -5 N), no push (u = 0), push right (u = +5 N)`` -> ``u = -5``, ``u = 0``, ``u = 5``); else ()."""
+    effects, names = [], set()
+    for item in stated.actions:
+        found = _STATED_EFFECT.findall(item)
+        if len(found) != 1:
+            return ()
+        name, value = found[0]
+        names.add(name)
+        effects.append(f"{name} = {value.lstrip('+')}")
+    return tuple(effects) if len(names) == 1 and len(effects) >= 2 else ()
+
+
 @dataclass(frozen=True)
 class Description:
     """A decision problem's description, read once (see the module docstring).
@@ -259,6 +278,8 @@ class Description:
         random_ranges: The ranges the text says a quantity is drawn uniformly from (``random_ranges_in_text``).
         no_early_end: The text says nothing ends an episode before its time limit (``says_no_early_end``).
         reward: The reward as the text writes it as a formula (``reward_in_text``), or None.
+        action_effects: Each listed action's effect, when the text lists them by the value they give one quantity
+            (``action_effects_in_text``).
     """
 
     original: str
@@ -274,6 +295,7 @@ class Description:
     random_ranges: tuple[tuple[float, float], ...] = ()
     no_early_end: bool = False
     reward: str | None = None
+    action_effects: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.own_text:  # built directly (not read): the text is all the user's
@@ -297,12 +319,13 @@ class Description:
         plain_text = plain_math(original)
         own_text = plain_text if plain else original
         text = with_map_cells(own_text)
+        stated = stated_interface(own_text)
         return cls(
             original=original,
             text=text,
             own_text=own_text,
             rewritten=text != original,
-            stated=stated_interface(own_text),
+            stated=stated,
             constants=constants_in_text(own_text),
             formulas=formulas_in_text(own_text),
             action_symbols=frozenset(action_symbols_in_text(own_text)),
@@ -311,6 +334,7 @@ class Description:
             random_ranges=tuple(random_ranges_in_text(plain_text)),
             no_early_end=says_no_early_end(own_text),
             reward=reward_in_text(own_text),
+            action_effects=action_effects_in_text(stated),
         )
 
     @property

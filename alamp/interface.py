@@ -31,7 +31,7 @@ _COUNT = r"(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")"
 _OBSERVE = (
     r"observes?|observations?|sees?|knows?|reads?|monitors?|inputs?|sensors?|watch(?:es)?|measurements?|readings?"
 )
-_ACT = r"actions?|do|choices|choose|chooses|options?|decisions?|outputs?|moves?|picks?|settings?"
+_ACT = r"actions?|do|choices|choose|chooses|options?|decisions?|outputs?|moves?|picks?|settings?|commands?"
 _ORDER = re.compile(r"\(?\bin (?:this |that )?order\b\)?", re.IGNORECASE)
 _OBSERVE_WORD = re.compile(rf"\b(?:{_OBSERVE})\b", re.IGNORECASE)
 _ACT_WORD = re.compile(rf"\b(?:{_ACT})\b", re.IGNORECASE)

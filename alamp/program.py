@@ -496,6 +496,7 @@ class _Pipeline(dspy.Module):
                 text_draws=text.step.draws,
                 text_no_early_end=text.no_early_end,
                 text_reward=text.reward,
+                text_action_effects=text.action_effects,
                 objectives=up.get("objectives") or (),
             )
         except AssemblyError as exc:

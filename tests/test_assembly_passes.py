@@ -326,6 +326,44 @@ def test_as_python_conditional(text: str, python: str) -> None:
     assert as_python_conditional(text) == python
 
 
+@covers("action_effects_as_text_states")
+def test_action_effects_as_text_states() -> None:
+    # positioning_stage (dev): "It commands, in order: push left (u = -5 N), no push (u = 0), push right (u = +5 N)";
+    # the SAR agent set a, the text's acceleration, in every action, so the text's step had no u to read.
+    text = Description.read(load_task("positioning_stage").description)
+    assert text.action_effects == ("u = -5", "u = 0", "u = 5")
+    outputs = gold("positioning_stage")
+    names = [a.name for a in outputs["sar"].actions]
+    wrong = {names[0]: "a = -spring_constant * x", names[1]: "a = 0", names[2]: "a = spring_constant * x"}
+    outputs = with_actions(outputs, wrong)
+    outputs["updates"] = list(text.step.updates)
+    kwargs = {"text_constants": text.constants, "text_formulas": text.formulas}
+    assembly = assemble(**outputs, **kwargs, text_action_effects=text.action_effects)
+    assert assembly.fired.get("action_effects_as_text_states") == 3, assembly.fired
+    assert [[(u.target, u.expr) for u in a.updates] for a in assembly.spec.actions] == [
+        [("u", "-5")], [("u", "0")], [("u", "5")]
+    ]  # fmt: skip
+    assert "action_effects_as_text_states" not in assemble(**outputs, **kwargs).fired
+    # A list of another length than the actions is no reading of them.
+    assert "action_effects_as_text_states" not in assemble(**outputs, **kwargs, text_action_effects=("u = 1",)).fired
+
+
+@pytest.mark.parametrize(
+    ("items", "effects"),
+    [
+        (["push left (u = -5 N)", "no push (u = 0)", "push right (u = +5 N)"], ("u = -5", "u = 0", "u = 5")),
+        (["D = 0 (batch)", "D = 0.15", "D = 0.30"], ("D = 0", "D = 0.15", "D = 0.30")),
+        (["left", "right"], ()),
+        (["u = 1", "v = 2"], ()),  # not one quantity
+    ],
+)
+def test_action_effects_in_text(items: list[str], effects: tuple[str, ...]) -> None:
+    from alamp.description import action_effects_in_text
+    from alamp.interface import StatedInterface
+
+    assert action_effects_in_text(StatedInterface(n_actions=len(items), actions=items)) == effects
+
+
 @covers("no_termination_as_text_says")
 def test_no_termination_as_text_says() -> None:
     # pendulum_swingup (dev): "Nothing terminates the run early", yet the Constraint agent filed the start range of

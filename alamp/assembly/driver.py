@@ -32,6 +32,7 @@ def assemble(
     text_draws: Mapping[str, str] | None = None,
     text_no_early_end: bool = False,
     text_reward: str | None = None,
+    text_action_effects: Sequence[str] = (),
     objectives: Sequence[Objective] = (),
     passes: Sequence[Pass] = PASSES,
 ) -> Assembly:
@@ -65,6 +66,8 @@ def assemble(
             run early"; see :func:`alamp.assembly.says_no_early_end`): no termination condition is kept.
         text_reward: The reward the description writes as a formula ("the reward is -c"; see
             :func:`alamp.description.reward_in_text`): it replaces the SAR agent's when every name it reads is defined.
+        text_action_effects: Each listed action's effect as the description states it ("push left (u = -5 N)"; see
+            :func:`alamp.description.action_effects_in_text`): action i takes the i-th.
         objectives: Objective agent output (a reward that copies a minimised cost gets its sign from it).
         passes: The passes to run, in order (default :data:`alamp.assembly.PASSES`; a subset shows what one rule
             changes, e.g. in a test or an ablation).
@@ -92,6 +95,7 @@ def assemble(
         text_draws=dict(text_draws or {}),
         text_no_early_end=text_no_early_end,
         text_reward=text_reward,
+        text_action_effects=tuple(text_action_effects),
         objectives=tuple(objectives),
     )
     for step in passes:

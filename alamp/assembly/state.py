@@ -49,6 +49,7 @@ class AssemblyState:
         text_draws: Draws the description writes as formulas (name -> ``uniform(150, 250)``).
         text_no_early_end: The description says nothing ends an episode before its time limit.
         text_reward: The reward the description writes as a formula, or None.
+        text_action_effects: Each listed action's effect as the description states it (``u = -5``), in order.
         objectives: The Objective agent's output (which way each goal points).
         state_vars: The state variables as the Variable agent gave them (copies; passes may change bounds/start).
         constants: Name -> value.
@@ -85,6 +86,7 @@ class AssemblyState:
     text_draws: Mapping[str, str] = field(default_factory=dict)
     text_no_early_end: bool = False
     text_reward: str | None = None
+    text_action_effects: Sequence[str] = ()
     objectives: Sequence[Objective] = ()
     state_vars: list[Variable] = field(default_factory=list)
     constants: dict[str, float] = field(default_factory=dict)

@@ -8,6 +8,7 @@ unambiguous, and record each change in ``Assembly.notes`` and ``Assembly.fired``
 from alamp.assembly.assembly_pass import Pass
 from alamp.assembly.passes import (
     action_copies_of_the_step_dropped,
+    action_effects_as_text_states,
     action_identity_updates_dropped,
     action_labels_as_indices,
     action_names_as_indicators,
@@ -76,6 +77,7 @@ PASSES: tuple[Pass, ...] = tuple(
         draws_from_exogenous,
         # actions
         actions_from_sar,
+        action_effects_as_text_states,
         action_prose_ignored,
         action_identity_updates_dropped,
         action_next_value_sets_state,
