@@ -58,8 +58,8 @@ def _bound(text: str) -> float:
     text = text.replace(" ", "").replace("*", "")
     if not text.endswith("pi"):
         return float(text)
-    factor = text[:-2]
-    return (float(factor) if factor not in ("", "-") else (-1.0 if factor == "-" else 1.0)) * math.pi
+    factor = {"": 1.0, "-": -1.0}.get(text[:-2])
+    return (float(text[:-2]) if factor is None else factor) * math.pi
 
 
 def random_ranges_in_text(plain: str) -> list[tuple[float, float]]:
