@@ -358,6 +358,7 @@ PARENT = textwrap.dedent(
     server.start()
     print(server.pid, flush=True)
     sys.stdin.readline()  # the test checks the server is up, then says go
+    print("ready", flush=True)  # past the blocking read: a signal now lands in the loop below
     how = sys.argv[4]
     if how == "exit":
         sys.exit(0)
@@ -386,6 +387,8 @@ def test_no_orphan_when_the_parent_ends(how: str, fake_server: Path, fake_gguf: 
     assert _alive(child_pid)
     parent.stdin.write("go\n")
     parent.stdin.flush()
+    # SIGINT sent while the parent was still in its blocking read of "go" once left it running past 30 s in CI.
+    assert parent.stdout.readline().strip() == "ready"
     if how in ("sigterm", "sigint"):
         parent.send_signal(signal.SIGTERM if how == "sigterm" else signal.SIGINT)
     parent.wait(timeout=30)
