@@ -195,8 +195,9 @@ class ProgramSettings:
         plain_math: The agents read the description with its typeset mathematics in plain form (``θ̇`` ->
             ``theta_dot``, ``·`` -> ``*``; ``alamp.mathtext``).
         env_budget_s: Seconds after which the environment stage starts no further sample or repair once some
-            candidate passes (None: no limit). Until one passes, the whole ``num_candidates`` x ``max_repairs``
-            budget is used.
+            candidate passes (None: no limit).
+        env_give_up_s: Seconds after which the environment stage starts no further sample or repair while no
+            candidate passes: the stage fails then (None: the whole ``num_candidates`` x ``max_repairs`` budget).
         sandbox: Limits of the sandboxed checks of generated code.
     """
 
@@ -212,6 +213,7 @@ class ProgramSettings:
     clip_state: bool = True
     plain_math: bool = True
     env_budget_s: float | None = None
+    env_give_up_s: float | None = None
     sandbox: SandboxLimits = field(default_factory=SandboxLimits)
 
     def __post_init__(self) -> None:
@@ -222,8 +224,9 @@ class ProgramSettings:
                 f"max_repairs={self.max_repairs}, num_candidates={self.num_candidates}: "
                 "max_repairs must be >= 0 and num_candidates >= 1"
             )
-        if self.env_budget_s is not None and self.env_budget_s < 0:
-            raise ValueError(f"env_budget_s={self.env_budget_s}: use a number of seconds >= 0, or null for no limit")
+        for knob in ("env_budget_s", "env_give_up_s"):
+            if (value := getattr(self, knob)) is not None and value < 0:
+                raise ValueError(f"{knob}={value}: use a number of seconds >= 0, or null for no limit")
 
 
 _FENCE = re.compile(r"```(?:python|py)?\s*\n(.*?)```", re.S)
@@ -309,6 +312,14 @@ def _agent_failure(route: str, candidate: int, attempt: int, error: str) -> dict
     """The attempt record of an agent whose answer could not be read (nothing was checked)."""
     return {"route": route, "candidate": candidate, "attempt": attempt, "passed": False, "stage_failed": "agent",
             "error": error}  # fmt: skip
+
+
+def _stamp_elapsed(attempts: list[dict[str, Any]], started: float) -> None:
+    """Record on each new attempt the seconds since the stage started (what ``env_give_up_s`` is chosen from)."""
+    for record in reversed(attempts):
+        if "elapsed_s" in record:
+            break
+        record["elapsed_s"] = round(time.monotonic() - started, 1)
 
 
 @dataclass
@@ -585,15 +596,22 @@ class _Pipeline(dspy.Module):
             return True
         return False
 
-    def _over_budget(self, started: float, passing: list[Any], notes: list[str]) -> bool:
-        """Whether the environment stage should start nothing more: some candidate passes and ``env_budget_s`` is
-        spent (measured on elevator, dev: 18 Env calls, 7.7 minutes, for two disagreeing passing candidates)."""
-        budget = self.settings.env_budget_s
-        if budget is None or not passing or time.monotonic() - started < budget:
+    def _over_budget(self, started: float, passing: list[Any], notes: list[str], *, tried: bool = True) -> bool:
+        """Whether the environment stage should start nothing more.
+
+        Either some candidate passes and ``env_budget_s`` is spent (elevator, dev: 18 Env calls, 7.7 minutes, for two
+        disagreeing passing candidates), or none passes and ``env_give_up_s`` is spent: a stage that has found nothing
+        by then rarely does later, and a run that fails should fail fast (tank_level, dev: 9 minutes, 25 calls, none
+        passing). The stage always makes its first attempt (``tried`` False before it).
+        """
+        elapsed = time.monotonic() - started
+        knob, budget = ("env_budget_s", self.settings.env_budget_s) if passing else \
+            ("env_give_up_s", self.settings.env_give_up_s)  # fmt: skip
+        if budget is None or elapsed < budget or not tried:
             return False
         if not notes:
-            notes.append(f"the environment stage stopped sampling after {time.monotonic() - started:.0f} s "
-                         f"(env_budget_s={budget:g}) with {len(passing)} passing candidate(s)")  # fmt: skip
+            found = f"with {len(passing)} passing candidate(s)" if passing else "with no passing candidate"
+            notes.append(f"the environment stage stopped sampling after {elapsed:.0f} s ({knob}={budget:g}) {found}")
         return True
 
     def _decided(self, passing: list[tuple[int, Any, _Built]], *, remaining: int, text: Description) -> bool:
@@ -823,10 +841,11 @@ class ALAMP(_Pipeline):
         text_forms: set[tuple[tuple[str, str], ...]] = set()
         started, budget_notes = time.monotonic(), []
         for candidate in range(self.settings.num_candidates):
-            if self._over_budget(started, passing, budget_notes):
+            if self._over_budget(started, passing, budget_notes, tried=candidate > 0):
                 break
             feedback = ""
             for attempt in range(1 + self.settings.max_repairs):
+                _stamp_elapsed(attempts, started)
                 if attempt and self._over_budget(started, passing, budget_notes):
                     break
                 # The whole step in one call decodes its expressions freely (it may define helper quantities and
@@ -865,8 +884,9 @@ class ALAMP(_Pipeline):
                 feedback = cap_text(built.report.error)  # the checker's message, bounded for the prompt
             if passing and self._decided(passing, remaining=self.settings.num_candidates - candidate - 1, text=text):
                 break
+        _stamp_elapsed(attempts, started)
         if not passing:
-            failed = self._failed_env(attempts, symbol_notes, "compiler")
+            failed = self._failed_env(attempts, [*symbol_notes, *budget_notes], "compiler")
             return {"parameters": up["parameters"], "updates": last_updates, "consensus": None, **failed}
         chosen, consensus = self._consensus(passing)
         _, updates, built = passing[chosen]
@@ -1147,7 +1167,7 @@ class SingleModelBaseline(_Pipeline):
         text_forms: set[tuple[tuple[str, str], ...]] = set()
         started, budget_notes = time.monotonic(), []
         for candidate in range(self.settings.num_candidates):
-            if self._over_budget(started, passing, budget_notes):
+            if self._over_budget(started, passing, budget_notes, tried=candidate > 0):
                 break
             try:
                 out = self._call_single(self.single_model, text.text, candidate)
@@ -1178,7 +1198,7 @@ class SingleModelBaseline(_Pipeline):
             return {**result, "consensus": consensus, "notes": [*result["notes"], *budget_notes]}
         if first is None:
             raise StageFailed("single_model", attempts[-1]["error"] if attempts else "no output")
-        return first
+        return {**first, "notes": [*first["notes"], *budget_notes]}
 
     def _call_single(self, predictor: dspy.Predict, description: str, candidate: int) -> dspy.Prediction:
         last: Exception | None = None

@@ -79,6 +79,7 @@ def settings_from_config(cfg: DictConfig) -> ProgramSettings:
         clip_state=bool(cfg.pipeline.clip_state),
         plain_math=bool(cfg.pipeline.get("plain_math", True)),
         env_budget_s=None if cfg.get("env_budget_s") is None else float(cfg.env_budget_s),
+        env_give_up_s=None if cfg.get("env_give_up_s") is None else float(cfg.env_give_up_s),
         sandbox=_limits(cfg.coding.get("sandbox")),
     )
 
@@ -191,9 +192,9 @@ def resolve_input(cfg: DictConfig) -> tuple[str, Any | None, str]:
 # Options whose value shaped the stages a run already finished: a resumed run must keep them. Everything else
 # (train, trainer, logger, progress, reference*, lm_cache, the LM server's knobs) only affects what comes next.
 _STAGE_OPTIONS = (
-    "task", "spec", "program", "max_repairs", "num_candidates", "env_budget_s", "candidate_temperature", "seed",
-    "seed_sampling",
-    "seed_temperature", "pipeline", "coding.name", "lm.model", "lm.backend", "lm.temperature", "lm.max_tokens",
+    "task", "spec", "program", "max_repairs", "num_candidates", "env_budget_s", "env_give_up_s",
+    "candidate_temperature", "seed", "seed_sampling", "seed_temperature", "pipeline", "coding.name", "lm.model",
+    "lm.backend", "lm.temperature", "lm.max_tokens",
 )  # fmt: skip
 
 

@@ -355,6 +355,19 @@ def test_an_env_budget_never_stops_before_a_candidate_passes() -> None:
     assert pred.status == "ok" and lm.calls["EnvSignature"] == 2
 
 
+@pytest.mark.parametrize(("give_up", "calls"), [(0.0, 1), (None, 6)])
+def test_a_failing_env_stage_gives_up_after_its_budget(give_up: float | None, calls: int) -> None:
+    """No candidate passing and ``env_give_up_s`` spent: nothing more is sampled and the stage fails, saying why
+    (tank_level, dev, spent 9 minutes on failing attempts). Without it, every candidate gets its repairs (2 x 3)."""
+    broken = {"updates": [{"target": "position", "expr": "clip(position + drift, 0, 10)"}]}
+    lm = _use(dict(CORRIDOR, EnvSignature=[broken] * 6))
+    settings = ProgramSettings(num_candidates=2, max_repairs=2, env_budget_s=0.0, env_give_up_s=give_up)
+    pred = ALAMP(settings)(description=CORRIDOR_DESCRIPTION)
+    assert pred.status == "env_failed" and lm.calls["EnvSignature"] == calls
+    assert any("env_give_up_s" in note for note in pred.notes) is (give_up is not None)
+    assert all(isinstance(a["elapsed_s"], float) for a in pred.attempts)
+
+
 def test_a_function_an_update_calls_is_no_name_to_ask_for(monkeypatch: pytest.MonkeyPatch) -> None:
     """``clamp(u - 0.1, 0, 1)`` (tank_level, dev) calls a function: nothing called ``clamp`` is asked for."""
     monkeypatch.setattr("alamp.lm.adapter.constrains_expressions", lambda adapter=None: True)
