@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from alamp.assembly.names import reserved_names
+from alamp.assembly.names import rename, reserved_names
 from alamp.schema import (
     ActionSpec,
     Assignment,
@@ -135,6 +135,20 @@ class AssemblyState:
         names = set(self.constants) | self.state_names | {d.name for d in self.draws}
         names |= self.shared_targets | self.action_targets
         return names | reserved_names() if reserved else names
+
+    def rename(self, mapping: dict[str, str]) -> None:
+        """Rename names everywhere they are assigned or read: the actions' and shared updates, the reward, the
+        termination conditions and the observation (constants and states keep their names)."""
+
+        def renamed(updates: list[Assignment]) -> list[Assignment]:
+            return [Assignment(target=mapping.get(u.target, u.target), expr=rename(u.expr, mapping)) for u in updates]
+
+        for action in self.actions:
+            action.updates = renamed(action.updates)
+        self.shared = renamed(self.shared)
+        self.reward = rename(self.reward, mapping)
+        self.terminated = [rename(t, mapping) for t in self.terminated]
+        self.observation = [rename(o, mapping) for o in self.observation]
 
     def expressions(self) -> list[str]:
         """The reward, the termination conditions and the observation (evaluated after the updates)."""

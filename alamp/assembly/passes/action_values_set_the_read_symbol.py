@@ -21,7 +21,7 @@ import ast
 import re
 
 from alamp.assembly.assembly_pass import Pass
-from alamp.assembly.names import names_in, rename
+from alamp.assembly.names import names_in
 from alamp.assembly.state import AssemblyState
 from alamp.schema import Assignment
 from alamp.text_step import updated_name
@@ -52,17 +52,6 @@ def number_or_none(expr: str) -> float | None:
     return value(tree.body)
 
 
-def _rename_everywhere(state: AssemblyState, mapping: dict[str, str]) -> None:
-    for action in state.actions:
-        action.updates = [Assignment(target=mapping.get(u.target, u.target), expr=rename(u.expr, mapping))
-                          for u in action.updates]  # fmt: skip
-    state.shared = [Assignment(target=mapping.get(u.target, u.target), expr=rename(u.expr, mapping))
-                    for u in state.shared]  # fmt: skip
-    state.reward = rename(state.reward, mapping)
-    state.terminated = [rename(t, mapping) for t in state.terminated]
-    state.observation = [rename(o, mapping) for o in state.observation]
-
-
 def run(state: AssemblyState) -> None:
     if len(state.actions) < 2 or any(len(a.updates) != 1 for a in state.actions):
         return
@@ -78,7 +67,7 @@ def run(state: AssemblyState) -> None:
     (target,) = targets if len(targets) == 1 else ("",)
     if target and updated_name(target, [symbol]) == symbol and target not in state.state_names:
         # u_next set by every action while the step reads u, which nothing defines: the same quantity, one name.
-        _rename_everywhere(state, {target: symbol})
+        state.rename({target: symbol})
         state.fire(f"the actions set {target!r} and the step reads {symbol!r}, which nothing defines: one quantity, "
                    f"named {symbol!r}")  # fmt: skip
         return

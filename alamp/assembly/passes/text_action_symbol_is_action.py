@@ -14,9 +14,8 @@ from __future__ import annotations
 import re
 
 from alamp.assembly.assembly_pass import Pass
-from alamp.assembly.names import names_read, rename
+from alamp.assembly.names import names_read
 from alamp.assembly.state import AssemblyState
-from alamp.schema import Assignment
 
 
 def run(state: AssemblyState) -> None:
@@ -28,11 +27,7 @@ def run(state: AssemblyState) -> None:
     as_action = {k: v for k, v in as_action.items() if k in read}
     if not as_action:
         return
-    state.shared = [Assignment(target=u.target, expr=rename(u.expr, as_action)) for u in state.shared]
-    for action in state.actions:
-        action.updates = [Assignment(target=u.target, expr=rename(u.expr, as_action)) for u in action.updates]
-    state.reward = rename(state.reward, as_action)
-    state.terminated = [rename(t, as_action) for t in state.terminated]
+    state.rename(as_action)  # nothing assigns these symbols: only their reads change
     for symbol in sorted(as_action):
         shadowed = f" (the constant {symbol!r} is no longer read)" if symbol in state.constants else ""
         state.fire(f"{symbol!r} read as the chosen action's index `action`, as the text says{shadowed}")
