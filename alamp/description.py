@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from alamp.interface import StatedInterface, stated_interface
-from alamp.mathtext import plain_math
+from alamp.mathtext import FORMULA_START, plain_math
 from alamp.text_maps import with_map_cells
 from alamp.text_step import TextStep, read_text_step, updated_name
 
@@ -34,9 +34,6 @@ __all__ = [
     "symbols_in_text",
 ]
 
-# "x = ...", "temp = ...", "T_in = T_in + ...": where a formula may start in the plain-form text.
-# Not after "/": "m*dv/dt = F - ..." is a differential equation, no definition of dt (cruise_control, train).
-_FORMULA_START = re.compile(r"(?<![\w.*/])([A-Za-z_]\w*)\s*=(?!=)\s*")
 # Where a formula in running text may end: a comma or full stop followed by a space, a semicolon, a line end, or the
 # closing parenthesis of a remark it sits in ("(the escapement E = biomass - catch) then grow", fishery_quota, train).
 _FORMULA_END = re.compile(r",(?=\s)|;|\n|\.(?=\s|$)|\)(?=[\s,.;]|$)|$")
@@ -184,7 +181,7 @@ def formula_statements(plain: str) -> list[tuple[str, str, list[str]]]:
     """
     statements = []
     functions = functions_in_text(plain)
-    for match in _FORMULA_START.finditer(plain):
+    for match in FORMULA_START.finditer(plain):
         target, rest = match.group(1), plain[match.end() : match.end() + _MAX_FORMULA_CHARS]
         found = _first_formula(rest, functions)
         if found is not None:

@@ -32,7 +32,12 @@ from decimal import Decimal
 
 from alamp.schema._names import DOT_SUFFIXES, greek_name
 
-__all__ = ["plain_math"]
+__all__ = ["FORMULA_START", "plain_math"]
+
+# "x = ...", "temp = ...", "T_in = T_in + ...": where a formula may start in the plain-form text (group 1: the name
+# it defines). Not after "/": "m*dv/dt = F - ..." is a differential equation, no definition of dt (cruise_control,
+# train). The one reading shared by alamp.description and alamp.assembly.text.
+FORMULA_START = re.compile(r"(?<![\w.*/])([A-Za-z_]\w*)\s*=(?!=)\s*")
 
 _OPERATORS = {
     "·": "*", "⋅": "*", "×": "*", "∙": "*",

@@ -11,6 +11,7 @@ import ast
 import re
 
 from alamp.assembly.names import identifier_or_none
+from alamp.mathtext import FORMULA_START
 from alamp.spec.functions import SPEC_FUNCTIONS
 
 __all__ = ["action_symbols_in_text", "constants_in_text", "formulas_in_text", "says_no_early_end"]
@@ -36,8 +37,6 @@ def constants_in_text(text: str) -> dict[str, float]:
     return {name: next(iter(found)) for name, found in values.items() if len(found) == 1}
 
 
-# Not after "/": "m*dv/dt = F - ..." is a differential equation, no definition of dt (cruise_control, train).
-_FORMULA_START = re.compile(r"(?<![\w.*/])([A-Za-z_]\w*)\s*=(?!=)\s*")
 # Where a formula in running text may end: a comma or full stop followed by a space, a semicolon, a line end.
 _FORMULA_END = re.compile(r",(?=\s)|;|\n|\.(?=\s|$)|$")
 _FORMULA_NODES = (
@@ -81,7 +80,7 @@ def formulas_in_text(text: str) -> dict[str, str]:
 
     plain = plain_math(text or "")
     found: dict[str, set[str]] = {}
-    for match in _FORMULA_START.finditer(plain):
+    for match in FORMULA_START.finditer(plain):
         target, rest = match.group(1), plain[match.end() : match.end() + 400]
         for end in _FORMULA_END.finditer(rest):
             formula = _formula_or_none(rest[: end.start()].strip(), target)
