@@ -978,11 +978,16 @@ class ALAMP(_Pipeline):
         """
         targets = {u.target for u in updates}
         known = set(names)
+        # ``u`` read while the actions set ``u_next``: one quantity, which assembly names ``u``
+        # (action_values_set_the_read_symbol). Asked for, ``u`` came back as ``u = torque_plus``, an action's 0/1
+        # indicator, and the pass no longer applied (pendulum_swingup, dev, session 15).
+        set_by_actions = [a.target for action in up["sar"].actions for a in parse_assignments(action.effect or "")[0]]
         first_reader: dict[str, int] = {}
         for position, update in enumerate(updates):
             # An unparsable update is the checker's to name ("if", "else" are no missing quantities).
             for name in sorted(_parsed_names(update.expr) - known - targets - _FUNCTION_NAMES):
-                first_reader.setdefault(name, position)
+                if not any(updated_name(target, [name]) == name for target in set_by_actions):
+                    first_reader.setdefault(name, position)
             known.add(update.target)
         after_step = len(updates)
         for expr in self._outcome_expressions(up):

@@ -368,6 +368,20 @@ def test_a_failing_env_stage_gives_up_after_its_budget(give_up: float | None, ca
     assert all(isinstance(a["elapsed_s"], float) for a in pred.attempts)
 
 
+def test_the_current_value_of_what_the_actions_set_is_not_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The actions set ``push_next`` and the step reads ``push``: one quantity, named ``push`` by assembly. Asked for,
+    ``u`` came back as ``u = torque_plus``, an action's indicator: wrong dynamics (pendulum_swingup, dev)."""
+    monkeypatch.setattr("alamp.lm.adapter.constrains_expressions", lambda adapter=None: True)
+    actions = [{"name": "left", "effect": "push_next = -1"}, {"name": "right", "effect": "push_next = 1"}]
+    sar = {"sar": {**CORRIDOR["SARSignature"][0]["sar"], "actions": actions}}
+    step = {"updates": [{"target": "position", "expr": "clip(position + push, 0, 10)"}]}
+    lm = _use(dict(CORRIDOR, SARSignature=[sar], EnvSignature=[step]))
+    pred = ALAMP(ProgramSettings(num_candidates=1, max_repairs=0))(description=CORRIDOR_DESCRIPTION)
+    assert lm.calls["EnvItemSignature"] == 0
+    assert pred.status == "ok", pred.error
+    assert [a.updates[0].target for a in pred.env_spec.actions] == ["push", "push"]
+
+
 def test_a_function_an_update_calls_is_no_name_to_ask_for(monkeypatch: pytest.MonkeyPatch) -> None:
     """``clamp(u - 0.1, 0, 1)`` (tank_level, dev) calls a function: nothing called ``clamp`` is asked for."""
     monkeypatch.setattr("alamp.lm.adapter.constrains_expressions", lambda adapter=None: True)
