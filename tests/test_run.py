@@ -402,3 +402,14 @@ def test_a_failed_policy_says_which_part_of_the_environment_disagrees(tmp_path: 
                                                                 "termination": 1.0}}}  # fmt: skip
     steps = next_steps(_cfg(), status="policy_failed", summary=summary, run_path=tmp_path, task=None)
     assert "fidelity 0.02; step 1.00, reward 0.02, termination 1.00" in steps[0]
+
+
+def test_train_longer_offers_more_than_the_budget_the_run_used(tmp_path: Path) -> None:
+    """The hint used to offer 200000 steps after a run that had trained 200000 (the CartPole demo, session 15)."""
+    from alamp.run import next_steps
+
+    (tmp_path / "env_spec.json").write_text("{}")
+    summary = {"verdict": {"fidelity": 1.0}, "training": {"policy_config": {"total_timesteps": 200_000}}}
+    steps = next_steps(_cfg(), status="policy_failed", summary=summary, run_path=tmp_path, task=None)
+    hint = next(s for s in steps if s.startswith("train longer"))
+    assert "trainer.dqn.total_timesteps=400000" in hint and f"spec={tmp_path / 'env_spec.json'}" in hint
