@@ -605,8 +605,10 @@ class _Pipeline(dspy.Module):
         passing). The stage always makes its first attempt (``tried`` False before it).
         """
         elapsed = time.monotonic() - started
-        knob, budget = ("env_budget_s", self.settings.env_budget_s) if passing else \
-            ("env_give_up_s", self.settings.env_give_up_s)  # fmt: skip
+        if passing:
+            knob, budget = "env_budget_s", self.settings.env_budget_s
+        else:
+            knob, budget = "env_give_up_s", self.settings.env_give_up_s
         if budget is None or elapsed < budget or not tried:
             return False
         if not notes:

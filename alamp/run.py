@@ -813,10 +813,11 @@ def next_steps(
                          f"{'; ' + where if where else ''}): compare {spec_file} with the description, fix it, "
                          f"then {with_spec}")
         # Twice the budget this run used, on this run's environment: no agent is asked again.
-        used = ((summary.get("training") or {}).get("policy_config") or {}).get("total_timesteps") or \
-            cfg.get("trainer", {}).get("dqn", {}).get("total_timesteps") or 200_000  # fmt: skip
+        policy_config = (summary.get("training") or {}).get("policy_config") or {}
+        used = policy_config.get("total_timesteps") or _select(cfg, "trainer.dqn.total_timesteps")
         retrain = with_spec if spec_file.exists() else f"python -m alamp.run {given}"
-        steps.append(f"train longer or tune: {retrain} trainer.dqn.total_timesteps={2 * int(used)}   (or trainer=tune)")
+        more = f"trainer.dqn.total_timesteps={2 * int(used)}" if used else "a larger trainer.dqn.total_timesteps"
+        steps.append(f"train longer or tune: {retrain} {more}   (or trainer=tune)")
         if not cfg.get("spec"):
             steps.append(f"other samples of the agents: python -m alamp.run {given} seed=1   "
                          "(or a larger model: lm=openai)")
