@@ -19,7 +19,7 @@ import textwrap
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -205,8 +205,10 @@ def cases(world: World) -> list[Case]:
         ),
         # --- memory, processes, threads, crashes --------------------------------------------------------------
         Case("allocate 8 GiB", env_code(step="x = bytearray(8 * 1024 ** 3)"), "step", ("MemoryError",)),
+        # Filling the address space takes about 2 s on a slow 2-core machine: under a full CI run's load it once ran
+        # past the 3 s step limit (session 15), so this case gets 10 s; the verdict it must give is unchanged.
         Case("grow until the limit", env_code(step="x = []\nwhile True:\n    x.append(bytearray(10 ** 7))"), "step",
-             ("MemoryError",)),
+             ("MemoryError",), limit_s=10.0),
         Case(
             "fork bomb",
             env_code(prelude="import os, time", init="for _ in range(500):\n    if os.fork() == 0:\n"
@@ -334,7 +336,7 @@ def test_hostile_generated_code_is_contained(name: str, world: World, monkeypatc
     secret = f"sk-hostile-{world.marker}"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
 
-    report = check_code(case.code, sar=SAR, n_steps=60, limits=LIMITS)
+    report = check_code(case.code, sar=SAR, n_steps=60, limits=replace(LIMITS, timeout_s=case.limit_s))
     verdict = "passed" if report.passed else f"{report.stage_failed}: {report.error}"
     changed = world.changed()
     left = world.leftover_processes()
